@@ -1,0 +1,77 @@
+# Human entry points. `make dev` runs the local stack; `make test` runs every check (CI too).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+# sam build needs python3.13 on PATH; under pyenv this puts it there beside 3.11.
+export PYENV_VERSION ?= 3.11.7:3.13.0
+
+.PHONY: help dev test lint typecheck template unit integration local-tests e2e build bench \
+        openapi deploy clean
+
+help:
+	@echo "make dev      - start the local stack on 127.0.0.1:$${YOOSR_PORT:-3000} (Ctrl-C stops it)"
+	@echo "make test     - lint, type check, template checks, build, every test suite"
+	@echo "make bench    - cold start and DynamoDB cost figures (BENCHMARKS.md)"
+	@echo "make build    - sam build (no Docker needed)"
+	@echo "make deploy   - sam deploy --guided"
+
+$(VENV)/.installed: requirements/dev.txt layers/deps/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt 2>&1 \
+		| { grep -v "^WARNING: Location" || true; }
+	touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt 2>&1 \
+		| { grep -v "^WARNING: Location" || true; }
+	touch $@
+
+dev: $(VENV)/.installed
+	$(PY) -m local
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+template: $(TOOLS)/.installed
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(TOOLS)/bin/sam validate --lint
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration -q
+
+local-tests: $(VENV)/.installed
+	$(PY) -m pytest tests/local -q
+
+e2e: $(VENV)/.installed
+	$(PY) -m pytest tests/e2e -q
+
+build: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build --parallel
+
+test: lint typecheck template build
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+openapi: $(VENV)/.installed
+	$(PY) scripts/export_openapi.py
+
+deploy: build
+	$(TOOLS)/bin/sam deploy --guided
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .yoosr-local

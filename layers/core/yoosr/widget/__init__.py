@@ -1,0 +1,1 @@
+"""The public widget API: credentials, CORS and use cases."""

@@ -1,0 +1,127 @@
+"""`python -m local` runs the local stack; `fire` and `drain` talk to a running one.
+
+python -m local                         start (Ctrl-C or SIGTERM stops it)
+python -m local fire <Function> <Event> fire a Schedule/ScheduleV2 event now
+python -m local drain [--timeout 30]    wait until stream and queue consumers caught up
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from local.stack import FAKE_CREDENTIALS, Stack, StackConfig
+
+
+def _isolate_from_real_aws() -> None:
+    """The stack's own boto3 calls (seeding included) may only ever reach moto."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        os.environ.pop(name, None)
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = "us-east-1"
+    os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
+    os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def _hint(stack: Stack) -> str:
+    lines = [f"Yoosr local stack ready: {stack.api_url}  (AWS endpoint {stack.aws_endpoint_url})"]
+    acme = stack.workspaces.get("acme") or {}
+    if acme.get("widget_key"):
+        origin = (acme.get("allowed_origins") or [None])[0]
+        origin_header = f" -H 'Origin: {origin}'" if origin else ""
+        lines.append(
+            f"Try: curl -s {stack.api_url}/v1/widget/config "
+            f"-H 'X-Yoosr-Widget-Key: {acme['widget_key']}'{origin_header}"
+        )
+    else:
+        lines.append(f"Try: curl -s {stack.api_url}/_local/routes")
+    lines.append(f"Credentials: {stack.credentials_path}   Stop: Ctrl-C")
+    return "\n".join(lines)
+
+
+def run() -> int:
+    _isolate_from_real_aws()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    stack = Stack(StackConfig.from_env())
+    try:
+        stack.start()
+        if not stop.is_set():
+            print(_hint(stack), flush=True)
+        # Waiting in short steps keeps the main thread responsive to signals.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+    print("Yoosr local stack stopped.", flush=True)
+    return 0
+
+
+def _api_url() -> str:
+    default_dir = Path(__file__).resolve().parent.parent / ".yoosr-local"
+    local_dir = Path(os.environ.get("YOOSR_LOCAL_DIR") or default_dir)
+    credentials = local_dir / "credentials.json"
+    if credentials.exists():
+        return str(json.loads(credentials.read_text(encoding="utf-8"))["api_url"])
+    return f"http://127.0.0.1:{os.environ.get('YOOSR_PORT', '3000')}"
+
+
+def _post(path: str, timeout_s: float, body: bytes | None = None) -> tuple[int, Any]:
+    url = f"{_api_url()}{path}"
+    request = urllib.request.Request(url, data=body or b"", method="POST")  # noqa: S310 - loopback
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="start the local stack (the default)")
+    fire = commands.add_parser("fire", help="fire a Schedule/ScheduleV2 event on the running stack")
+    fire.add_argument("function")
+    fire.add_argument("event")
+    fire.add_argument("--input", help="JSON event to send instead of the scheduled one")
+    drain = commands.add_parser("drain", help="wait until stream and queue consumers caught up")
+    drain.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args(argv)
+
+    if args.command in (None, "run"):
+        return run()
+    try:
+        if args.command == "fire":
+            body = args.input.encode() if args.input else None
+            status, payload = _post(f"/_local/schedules/{args.function}/{args.event}", 120, body)
+        else:
+            status, payload = _post(f"/_local/drain?timeout={args.timeout}", args.timeout + 10)
+    except OSError as exc:
+        print(f"the local stack is not reachable at {_api_url()}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(payload, indent=2))
+    return 0 if status == 200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,388 @@
+"""The local stack: moto, resources from the template, function workers, pollers and the API."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import shlex
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+
+from local.apigw import Router
+from local.moto_server import MotoServer, port_is_free
+from local.pollers import Poller, drain
+from local.queues import QueuePoller
+from local.resources import ResourceMap, create_resources
+from local.schedules import schedule_arn, scheduled_event
+from local.server import ApiServer
+from local.streams import StreamPoller
+from local.template import Route, Template, load_template
+from local.workers import FunctionPool, FunctionRuntime, Invocation, LogSink
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class StackConfig:
+    """Settings of one local stack; `from_env` reads the YOOSR_* variables."""
+
+    template_path: Path = REPO_ROOT / "template.yaml"
+    local_dir: Path = REPO_ROOT / ".yoosr-local"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    moto_port: int = 3001
+    moto_port_fallback: bool = True
+    concurrency: int = 4
+    parameters: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "yoosr-local"
+    seed: bool = True
+    prewarm: bool = True
+    log_files: bool = True
+    sqs_wait_s: int = 1
+    retry_delay_s: float = 0.5
+    console: IO[str] | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> StackConfig:
+        env = dict(os.environ if environ is None else environ)
+        config = cls()
+        config.port = int(env.get("YOOSR_PORT", config.port))
+        if "YOOSR_MOTO_PORT" in env:
+            config.moto_port = int(env["YOOSR_MOTO_PORT"])
+            config.moto_port_fallback = False
+        if env.get("YOOSR_LOCAL_DIR"):
+            config.local_dir = Path(env["YOOSR_LOCAL_DIR"]).resolve()
+        config.concurrency = max(1, int(env.get("YOOSR_LOCAL_CONCURRENCY", config.concurrency)))
+        for pair in shlex.split(env.get("YOOSR_LOCAL_PARAMETERS", "")):
+            key, _, value = pair.partition("=")
+            config.parameters[key] = value
+        config.prewarm = env.get("YOOSR_LOCAL_PREWARM", "1") != "0"
+        config.log_files = env.get("YOOSR_LOCAL_LOG_FILES", "1") != "0"
+        return config
+
+
+class Stack:
+    """Everything `python -m local` runs; `start()` returns once the API is serving."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.template: Template = load_template(
+            config.template_path, config.parameters, stack_name=config.stack_name
+        )
+        self.routes: list[Route] = self.template.routes
+        self.router = Router(self.routes)
+        self.sink = LogSink(config.local_dir / "logs" if config.log_files else None, config.console)
+        self.pools: dict[str, FunctionPool] = {}
+        self.pollers: list[Poller] = []
+        self.resources: ResourceMap | None = None
+        self.workspaces: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._moto: MotoServer | None = None
+        self._api: ApiServer | None = None
+        self._api_thread: threading.Thread | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------ addresses
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        assert self._moto is not None, "start() first"
+        return self._moto.endpoint_url
+
+    @property
+    def api_url(self) -> str:
+        assert self._api is not None, "start() first"
+        host, port = self._api.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_id(self) -> str:
+        apis = self.template.resources_of_type("AWS::Serverless::HttpApi")
+        return str(self.resources.ref(next(iter(apis)))) if apis and self.resources else "local"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.config.local_dir / "credentials.json"
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start moto, create resources, workers, pollers and the API, then write credentials."""
+        config = self.config
+        config.local_dir.mkdir(parents=True, exist_ok=True)
+        # Bind the API port first: a port clash should fail before anything else starts.
+        self._api = ApiServer((config.host, config.port), self)
+        moto_port = config.moto_port
+        if config.moto_port_fallback and moto_port and not port_is_free(config.host, moto_port):
+            self.sink.write("stack", f"port {moto_port} is busy; moto takes a free port")
+            moto_port = 0
+        self._moto = MotoServer(config.host, moto_port)
+        self._moto.start()
+        clients = self._clients()
+        self.resources = create_resources(self.template, clients, config.stack_name)
+        for logical_id in self.template.functions:
+            self.pools[logical_id] = FunctionPool(
+                self._runtime(logical_id), self.sink, size=config.concurrency
+            )
+        self._start_pollers(clients)
+        if config.seed:
+            self.workspaces = self._seed()
+        self._api_thread = threading.Thread(
+            target=self._api.serve_forever, name="api", kwargs={"poll_interval": 0.2}, daemon=True
+        )
+        self._api_thread.start()
+        if config.prewarm:
+            for pool in self.pools.values():
+                threading.Thread(target=pool.prewarm, daemon=True).start()
+        self._write_credentials()
+
+    def stop(self) -> None:
+        """Stop everything this stack started; safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        with contextlib.suppress(FileNotFoundError):
+            self.credentials_path.unlink()
+        self._stop.set()
+        if self._api is not None:
+            if self._api_thread is not None:
+                self._api.shutdown()
+            self._api.server_close()
+        for pool in self.pools.values():
+            pool.close()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+        self.sink.close()
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ operations
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        """Invoke a function synchronously, as Lambda's RequestResponse invoke would."""
+        return self.pools[function].invoke(event)
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every stream and queue poller has caught up (see `local.pollers.drain`)."""
+        return drain(self.pollers, timeout_s)
+
+    def fire_schedule(self, function: str, event_name: str, payload: Any = None) -> Invocation:
+        """Fire a Schedule/ScheduleV2 event now; `payload` replaces the event when given."""
+        for source in self.template.schedules:
+            if source.function == function and source.event_name == event_name:
+                event = payload
+                if event is None:
+                    event = scheduled_event(
+                        source,
+                        stack_name=self.template.stack_name,
+                        region=self.template.region,
+                        account_id=self.template.account_id,
+                    )
+                return self.invoke(function, event)
+        raise KeyError(f"{function}/{event_name}")
+
+    def schedule_listing(self) -> list[dict[str, Any]]:
+        template = self.template
+        return [
+            {
+                "function": s.function,
+                "event": s.event_name,
+                "type": s.kind,
+                "schedule": s.expression,
+                "enabled": s.enabled,
+                "arn": schedule_arn(s, template.stack_name, template.region, template.account_id),
+                "fire": f"POST /_local/schedules/{s.function}/{s.event_name}",
+            }
+            for s in template.schedules
+        ]
+
+    # ------------------------------------------------------------ wiring
+
+    def _clients(self) -> dict[str, Any]:
+        session = boto3.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.template.region,
+        )
+        services = ("dynamodb", "dynamodbstreams", "sqs", "s3", "secretsmanager", "sns")
+        return {
+            name: session.client(name, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
+            for name in services
+        }
+
+    def _layer_dirs(self, logical_id: str) -> tuple[Path, ...]:
+        """Source folders of the function's local layers that hold Python code directly."""
+        root = self.template.root
+        props = self.template.resources[logical_id].get("Properties", {})
+        dirs: list[Path] = []
+        for layer in props.get("Layers", []) or []:
+            target = layer.get("Ref") if isinstance(layer, dict) else None
+            resource = self.template.resources.get(str(target), {})
+            content = resource.get("Properties", {}).get("ContentUri")
+            if resource.get("Type") != "AWS::Serverless::LayerVersion" or not isinstance(
+                content, str
+            ):
+                continue
+            folder = (root / content).resolve()
+            # The deps layer is only a requirements file locally: its packages are in the venv.
+            if (folder / "python").is_dir():
+                dirs.append(folder / "python")
+            elif any(p.suffix == ".py" or (p / "__init__.py").exists() for p in folder.iterdir()):
+                dirs.append(folder)
+        return tuple(dirs)
+
+    def _runtime(self, logical_id: str) -> FunctionRuntime:
+        assert self.resources is not None
+        spec = self.template.functions[logical_id]
+        props = self.template.resources[logical_id].get("Properties", {})
+        function_name = self.resources.ref(logical_id)
+        log_group = self.resources.resolve(
+            (props.get("LoggingConfig") or {}).get("LogGroup", f"/aws/lambda/{function_name}")
+        )
+        environment = self.template.function_environment(logical_id, self.resources)
+        environment.update(FAKE_CREDENTIALS)
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+                "AWS_REGION": self.template.region,
+                "AWS_DEFAULT_REGION": self.template.region,
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            }
+        )
+        return FunctionRuntime(
+            logical_id=logical_id,
+            function_name=function_name,
+            function_arn=self.resources.get_att(logical_id, "Arn"),
+            handler=spec.handler,
+            code_dir=(self.template.root / spec.code_uri).resolve(),
+            layer_dirs=self._layer_dirs(logical_id),
+            timeout_s=float(spec.timeout),
+            memory_mb=spec.memory_size,
+            environment=environment,
+            log_group=str(log_group),
+        )
+
+    def _start_pollers(self, clients: dict[str, Any]) -> None:
+        resources = self.resources
+        assert resources is not None
+        region = self.template.region
+
+        def send_failure(kind: str | None, destination: Any, record: dict[str, Any]) -> None:
+            arn = str(resources.resolve(destination))
+            body = json.dumps(record)
+            if kind == "SNS":
+                clients["sns"].publish(TopicArn=arn, Message=body)
+                return
+            logical_id = resources.logical_id_for("Arn", arn)
+            url = (
+                resources.ref(logical_id)
+                if logical_id
+                else clients["sqs"].get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+            )
+            clients["sqs"].send_message(QueueUrl=url, MessageBody=body)
+
+        for stream in self.template.stream_sources:
+            if not stream.enabled:
+                continue
+            self.pollers.append(
+                StreamPoller(
+                    stream,
+                    stream_arn=str(resources.resolve(stream.stream)),
+                    function_arn=resources.get_att(stream.function, "Arn"),
+                    streams_client=clients["dynamodbstreams"],
+                    invoke=self.invoke,
+                    send_failure=send_failure,
+                    stop=self._stop,
+                    region=region,
+                    retry_delay_s=self.config.retry_delay_s,
+                )
+            )
+        for queue in self.template.sqs_sources:
+            if not queue.enabled:
+                continue
+            queue_arn = str(resources.resolve(queue.queue))
+            logical_id = queue.queue_logical_id or resources.logical_id_for("Arn", queue_arn)
+            queue_url = (
+                resources.ref(logical_id)
+                if logical_id
+                else clients["sqs"].get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])[
+                    "QueueUrl"
+                ]
+            )
+            self.pollers.append(
+                QueuePoller(
+                    queue,
+                    queue_url=queue_url,
+                    queue_arn=queue_arn,
+                    sqs_client=clients["sqs"],
+                    invoke=self.invoke,
+                    stop=self._stop,
+                    region=region,
+                    wait_time_s=self.config.sqs_wait_s,
+                )
+            )
+        for poller in self.pollers:
+            poller.start()
+
+    def _seed(self) -> dict[str, Any]:
+        # The seed hook provisions through the shared package, like the functions do.
+        for logical_id in self.template.functions:
+            for folder in self._layer_dirs(logical_id):
+                if str(folder) not in sys.path:
+                    sys.path.append(str(folder))
+        try:
+            seed: Any = importlib.import_module("local.seed")
+        except ModuleNotFoundError as exc:
+            if exc.name != "local.seed":
+                raise
+            self.sink.write("stack", "no local/seed.py: nothing seeded")
+            return {}
+        assert self.resources is not None
+        seed_demo = seed.seed_demo
+        if "api_url" in inspect.signature(seed_demo).parameters:
+            workspaces = seed_demo(self.aws_endpoint_url, self.resources, api_url=self.api_url)
+        else:
+            workspaces = seed_demo(self.aws_endpoint_url, self.resources)
+        return dict(workspaces or {})
+
+    def _write_credentials(self) -> None:
+        document = {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "workspaces": self.workspaces,
+        }
+        path = self.credentials_path
+        temporary = path.with_suffix(".tmp")
+        # Written last and renamed into place: its existence means "ready".
+        with os.fdopen(
+            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8"
+        ) as handle:
+            json.dump(document, handle, indent=2)
+        temporary.replace(path)

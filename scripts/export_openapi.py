@@ -1,0 +1,46 @@
+"""Write each HTTP function's OpenAPI schema to docs/openapi/<function>.json.
+
+`make openapi` runs it; a test fails when a committed schema drifts from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTP_FUNCTIONS = ("widget_ingest",)
+# Settings need resource names; the schema does not depend on their values.
+PLACEHOLDER_ENV = {
+    "YOOSR_WORKSPACES_TABLE": "schema", "YOOSR_CONVERSATIONS_TABLE": "schema",
+    "YOOSR_VISITORS_TABLE": "schema", "YOOSR_EPHEMERAL_TABLE": "schema",
+    "YOOSR_SUBJECT_HASH_KEY_SECRET": "schema", "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_NAMESPACE": "Yoosr",
+}
+
+
+def schema(function: str) -> dict[str, Any]:
+    for key, value in PLACEHOLDER_ENV.items():
+        os.environ.setdefault(key, value)
+    sys.path[:0] = [str(ROOT / "layers" / "core"), str(ROOT)]
+    from tests.support import load_function  # noqa: PLC0415 - after sys.path is set
+
+    return dict(load_function(function).app.openapi())
+
+
+def render(function: str) -> str:
+    return json.dumps(schema(function), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    for function in HTTP_FUNCTIONS:
+        target = ROOT / "docs" / "openapi" / f"{function}.json"
+        target.write_text(render(function))
+        print(f"wrote {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,9 @@ python -m local drain [--timeout 30]    wait until stream and queue consumers ca
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import logging
 import os
 import signal
 import sys
@@ -62,9 +64,21 @@ def run() -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    stack = Stack(StackConfig.from_env())
+    logging.basicConfig(level=logging.WARNING, format="stack | %(levelname)s %(name)s: %(message)s")
+    config = StackConfig.from_env()
+    stack = Stack(config)
     try:
         stack.start()
+    except OSError as exc:
+        stack.stop()
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"port {config.port} on {config.host} is in use: set YOOSR_PORT", file=sys.stderr)
+        return 1
+    except BaseException:
+        stack.stop()
+        raise
+    try:
         if not stop.is_set():
             print(_hint(stack), flush=True)
         # Waiting in short steps keeps the main thread responsive to signals.

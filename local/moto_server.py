@@ -1,12 +1,20 @@
-"""A moto server on loopback, in a thread of the stack's process."""
+"""A moto server on loopback, in a child process of its own (see _moto_boot.py).
+
+A child process keeps moto's state apart from anything else in the caller's process (tests that
+use `mock_aws` share moto's backends with any in-process server) and off the stack's GIL. The
+child exits when its stdin closes, so it never outlives the stack, even one killed with SIGKILL.
+"""
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import socket
-import urllib.request
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+BOOT_SCRIPT = Path(__file__).with_name("_moto_boot.py")
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -18,40 +26,58 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-class MotoServer:
-    """Starts and stops moto's threaded server; `port=0` picks a free port."""
+class MotoServerError(RuntimeError):
+    """moto did not come up."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+
+class MotoServer:
+    """Starts and stops a moto server process; `port=0` lets it pick a free port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 30.0):
         self.host = host
         self.port = port
-        self._server: ThreadedMotoServer | None = None
+        self._start_timeout_s = start_timeout_s
+        self._process: subprocess.Popen[str] | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
-        # werkzeug logs every request at INFO; the stack's console is for function logs.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
-        self.port = self._server.get_host_and_port()[1]
-        self.reset()
+        """Start moto and return its endpoint URL once it accepts requests."""
+        self._process = subprocess.Popen(
+            [sys.executable, "-P", str(BOOT_SCRIPT), self.host, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            # Own session: Ctrl-C reaches the stack, which then closes moto's stdin.
+            start_new_session=True,
+        )
+        stdout = self._process.stdout
+        assert stdout is not None
+        first_line: list[str] = []
+        reader = threading.Thread(target=lambda: first_line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self._start_timeout_s)
+        words = (first_line[0] if first_line else "").split()
+        if len(words) != 2 or words[0] != "ready":
+            self.stop()
+            raise MotoServerError(f"moto did not start on {self.host}:{self.port}")
+        self.port = int(words[1])
         return self.endpoint_url
 
-    def reset(self) -> None:
-        """Forget every resource: moto's backends are per process, shared by its servers."""
-        url = f"{self.endpoint_url}/moto-api/reset"
-        request = urllib.request.Request(url, method="POST")  # noqa: S310 - http on loopback
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            response.read()
-
     def stop(self) -> None:
-        if self._server is None:
+        """Close moto's stdin (it exits), killing it if it lingers."""
+        process, self._process = self._process, None
+        if process is None:
             return
-        server, self._server = self._server, None
-        server.stop()
-        # ThreadedMotoServer.stop() leaves the listening socket open.
-        wsgi = getattr(server, "_server", None)
-        if wsgi is not None:
-            wsgi.server_close()
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()

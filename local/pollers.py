@@ -29,6 +29,7 @@ class Poller:
         self._cycles_started = 0
         self._last_idle_cycle = 0
         self._busy_cycles = 0
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def poll_once(self) -> bool:
@@ -37,6 +38,10 @@ class Poller:
 
     def start(self) -> None:
         self._thread.start()
+
+    def wake(self) -> None:
+        """Cut the current idle pause short (drain and stop use this)."""
+        self._wake.set()
 
     def join(self, timeout: float) -> None:
         if self._thread.is_alive():
@@ -54,15 +59,15 @@ class Poller:
                     break
                 log.exception("%s: polling failed; retrying", self.name)
                 busy = True
-                self._stop.wait(1.0)
+                self._wake.wait(1.0)
             with self._cond:
                 if busy:
                     self._busy_cycles += 1
                 else:
                     self._last_idle_cycle = cycle
                 self._cond.notify_all()
-            if not busy:
-                self._stop.wait(self.idle_sleep_s)
+            if not busy and self._wake.wait(self.idle_sleep_s):
+                self._wake.clear()
 
     def counters(self) -> tuple[int, int]:
         """(cycles started, busy cycles) at this moment."""
@@ -87,6 +92,8 @@ def drain(pollers: Sequence[Poller], timeout_s: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         before = {p: p.counters() for p in pollers}
+        for poller in pollers:
+            poller.wake()
         for poller in pollers:
             if not poller.wait_idle_after(before[poller][0], deadline):
                 return False

@@ -503,7 +503,10 @@ def _create_bucket(
         if _error_code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
 
-    encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+    sse_rules = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+    # CloudFormation says ServerSideEncryptionByDefault where the S3 API says Apply….
+    renamed = {"ServerSideEncryptionByDefault": "ApplyServerSideEncryptionByDefault"}
+    encryption = [{renamed.get(k, k): v for k, v in rule.items()} for rule in sse_rules or []]
     if encryption:
         _best_effort(
             f"encryption on bucket {name}",

@@ -27,8 +27,9 @@ DEMO_WORKSPACES: dict[str, dict[str, Any]] = {
             "identity_secret": "globex-local-identity-secret",
             "business_hours": {
                 "timezone": "America/New_York",
-                "weekly": {day: [["09:00", "17:00"]]
-                           for day in ("mon", "tue", "wed", "thu", "fri")},
+                "weekly": {
+                    day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
+                },
             },
         },
     },
@@ -49,8 +50,9 @@ def seed_demo(endpoint_url: str, resources: Any, api_url: str | None = None) -> 
     seeded: dict[str, Any] = {}
     for slug, spec in DEMO_WORKSPACES.items():
         origins = demo_origins(api_url)
-        made = provision_workspace(table, spec["org_id"], spec["name"],
-                                   {**spec["settings"], "allowed_origins": origins})
+        made = provision_workspace(
+            table, spec["org_id"], spec["name"], {**spec["settings"], "allowed_origins": origins}
+        )
         seeded[slug] = {
             "workspace_id": made.workspace_id,
             "org_id": spec["org_id"],

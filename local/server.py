@@ -55,6 +55,7 @@ class ApiServer(ThreadingHTTPServer):
 
 class ApiRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle or stalled client must not hold a thread forever
     server: ApiServer
     server_version = "yoosr-local"
     sys_version = ""

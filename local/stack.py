@@ -26,7 +26,7 @@ from local.schedules import schedule_arn, scheduled_event
 from local.server import ApiServer
 from local.streams import StreamPoller
 from local.template import Route, Template, load_template
-from local.workers import FunctionPool, FunctionRuntime, Invocation, LogSink
+from local.workers import INIT_TIMEOUT_S, FunctionPool, FunctionRuntime, Invocation, LogSink
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class StackConfig:
     seed: bool = True
     prewarm: bool = True
     log_files: bool = True
-    sqs_wait_s: int = 1
+    sqs_wait_s: int = 0
+    reload: bool = False
     retry_delay_s: float = 0.5
     console: IO[str] | None = None
 
@@ -73,7 +74,9 @@ class StackConfig:
             key, _, value = pair.partition("=")
             config.parameters[key] = value
         config.prewarm = env.get("YOOSR_LOCAL_PREWARM", "1") != "0"
+        config.reload = env.get("YOOSR_LOCAL_RELOAD", "1") != "0"
         config.log_files = env.get("YOOSR_LOCAL_LOG_FILES", "1") != "0"
+        config.sqs_wait_s = min(20, max(0, int(env.get("YOOSR_LOCAL_SQS_WAIT_S", "0"))))
         return config
 
 
@@ -90,7 +93,7 @@ class Stack:
         self.sink = LogSink(config.local_dir / "logs" if config.log_files else None, config.console)
         self.pools: dict[str, FunctionPool] = {}
         self.pollers: list[Poller] = []
-        self.resources: ResourceMap | None = None
+        self._resources: ResourceMap | None = None
         self.workspaces: dict[str, Any] = {}
         self._stop = threading.Event()
         self._moto: MotoServer | None = None
@@ -112,9 +115,15 @@ class Stack:
         return f"http://{host!s}:{port}"
 
     @property
+    def resources(self) -> ResourceMap:
+        """Physical names and attributes of the created resources."""
+        assert self._resources is not None, "start() first"
+        return self._resources
+
+    @property
     def api_id(self) -> str:
         apis = self.template.resources_of_type("AWS::Serverless::HttpApi")
-        return str(self.resources.ref(next(iter(apis)))) if apis and self.resources else "local"
+        return str(self.resources.ref(next(iter(apis)))) if apis else "local"
 
     @property
     def credentials_path(self) -> Path:
@@ -135,7 +144,7 @@ class Stack:
         self._moto = MotoServer(config.host, moto_port)
         self._moto.start()
         clients = self._clients()
-        self.resources = create_resources(self.template, clients, config.stack_name)
+        self._resources = create_resources(self.template, clients, config.stack_name)
         for logical_id in self.template.functions:
             self.pools[logical_id] = FunctionPool(
                 self._runtime(logical_id), self.sink, size=config.concurrency
@@ -148,8 +157,14 @@ class Stack:
         )
         self._api_thread.start()
         if config.prewarm:
-            for pool in self.pools.values():
-                threading.Thread(target=pool.prewarm, daemon=True).start()
+            # Ready means warm: the first request should not pay for a cold start.
+            warmers = [threading.Thread(target=p.prewarm, daemon=True) for p in self.pools.values()]
+            for warmer in warmers:
+                warmer.start()
+            for warmer in warmers:
+                warmer.join(INIT_TIMEOUT_S + 5)
+        if config.reload:
+            threading.Thread(target=self._watch_code, name="reload", daemon=True).start()
         self._write_credentials()
 
     def stop(self) -> None:
@@ -160,6 +175,8 @@ class Stack:
         with contextlib.suppress(FileNotFoundError):
             self.credentials_path.unlink()
         self._stop.set()
+        for poller in self.pollers:
+            poller.wake()
         if self._api is not None:
             if self._api_thread is not None:
                 self._api.shutdown()
@@ -259,7 +276,6 @@ class Stack:
         return tuple(dirs)
 
     def _runtime(self, logical_id: str) -> FunctionRuntime:
-        assert self.resources is not None
         spec = self.template.functions[logical_id]
         props = self.template.resources[logical_id].get("Properties", {})
         function_name = self.resources.ref(logical_id)
@@ -287,11 +303,11 @@ class Stack:
             memory_mb=spec.memory_size,
             environment=environment,
             log_group=str(log_group),
+            runtime=spec.runtime,
         )
 
     def _start_pollers(self, clients: dict[str, Any]) -> None:
         resources = self.resources
-        assert resources is not None
         region = self.template.region
 
         def send_failure(kind: str | None, destination: Any, record: dict[str, Any]) -> None:
@@ -351,6 +367,28 @@ class Stack:
         for poller in self.pollers:
             poller.start()
 
+    def _code_fingerprint(self) -> tuple[int, float]:
+        folders = {p.code_dir for p in (pool.runtime for pool in self.pools.values())}
+        folders |= {d for pool in self.pools.values() for d in pool.runtime.layer_dirs}
+        count, newest = 0, 0.0
+        for folder in folders:
+            for path in folder.rglob("*.py"):
+                count += 1
+                with contextlib.suppress(OSError):
+                    newest = max(newest, path.stat().st_mtime)
+        return count, newest
+
+    def _watch_code(self) -> None:
+        """Restart workers when function or layer code changes (template changes need a restart)."""
+        seen = self._code_fingerprint()
+        while not self._stop.wait(1.0):
+            current = self._code_fingerprint()
+            if current != seen:
+                seen = current
+                self.sink.write("stack", "code changed: functions reload on their next invocation")
+                for pool in self.pools.values():
+                    pool.recycle()
+
     def _seed(self) -> dict[str, Any]:
         # The seed hook provisions through the shared package, like the functions do.
         for logical_id in self.template.functions:
@@ -364,7 +402,6 @@ class Stack:
                 raise
             self.sink.write("stack", "no local/seed.py: nothing seeded")
             return {}
-        assert self.resources is not None
         seed_demo = seed.seed_demo
         if "api_url" in inspect.signature(seed_demo).parameters:
             workspaces = seed_demo(self.aws_endpoint_url, self.resources, api_url=self.api_url)

@@ -101,22 +101,18 @@ class StreamPoller(Poller):
 
     def start(self) -> None:
         # Iterators are taken now, not in the thread: LATEST means "after what exists at start".
-        self._discover_shards(self.source.starting_position)
-        super().start()
-
-    def _discover_shards(self, iterator_type: str) -> None:
+        # moto keeps one shard per stream, which never splits, so shards are read once here.
         description = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
             shard_id = shard["ShardId"]
-            if shard_id in self._shards:
-                continue
-            # A shard that appears after start begins at its start, like Lambda's.
-            kind = iterator_type if not self._shards else "TRIM_HORIZON"
             iterator = self._client.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=kind
+                StreamArn=self.stream_arn,
+                ShardId=shard_id,
+                ShardIteratorType=self.source.starting_position,
             )["ShardIterator"]
             self._shards[shard_id] = _Shard(shard_id, iterator)
             self._buffers[shard_id] = []
+        super().start()
 
     def poll_once(self) -> bool:
         busy = False
@@ -152,8 +148,10 @@ class StreamPoller(Poller):
             buffer.extend(r for r in more if matches_any(source.filters, r))
         while buffer and not self._stop.is_set():
             batch = buffer[: source.batch_size]
-            del buffer[: len(batch)]
+            # Records leave the buffer only once delivered (or sent on failure): if moto is
+            # unreachable mid-way, the next cycle starts this batch again.
             self._deliver(shard.shard_id, batch, attempts=0)
+            del buffer[: len(batch)]
         return True
 
     def _deliver(self, shard_id: str, batch: list[dict[str, Any]], attempts: int) -> None:
@@ -161,6 +159,8 @@ class StreamPoller(Poller):
         source = self.source
         while batch and not self._stop.is_set():
             invocation = self._invoke(source.function, {"Records": batch})
+            if self._stop.is_set():
+                return  # stopping: an aborted invocation is not the function's failure
             function_error = not invocation.ok
             if not function_error:
                 failed_at = self._first_failure(batch, invocation)

@@ -40,6 +40,7 @@ class FunctionRuntime:
     memory_mb: int
     environment: Mapping[str, str]
     log_group: str
+    runtime: str = "python3.13"
 
     def process_environment(self, log_stream: str) -> dict[str, str]:
         """The environment a worker sees: Lambda's variables, then the function's own."""
@@ -49,7 +50,7 @@ class FunctionRuntime:
             "TZ": "UTC",
             "_HANDLER": self.handler,
             "LAMBDA_TASK_ROOT": str(self.code_dir),
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
@@ -126,6 +127,7 @@ class Worker:
 
     def __init__(self, runtime: FunctionRuntime, sink: LogSink) -> None:
         self.runtime = runtime
+        self.generation = 0
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
         stream_id = secrets.token_hex(16)
         log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{stream_id}"
@@ -290,6 +292,7 @@ class FunctionPool:
     _idle: list[Worker] = field(default_factory=list)
     _all: set[Worker] = field(default_factory=set)
     _count: int = 0
+    _generation: int = 0
     _closed: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
@@ -329,9 +332,11 @@ class FunctionPool:
             if self._idle:
                 return self._idle.pop()
             self._count += 1
+            generation = self._generation
         worker: Worker | None = None
         try:
             worker = Worker(self.runtime, self.sink)
+            worker.generation = generation
             with self._cond:
                 closed = self._closed
                 if not closed:
@@ -353,7 +358,7 @@ class FunctionPool:
 
     def _release(self, worker: Worker) -> None:
         with self._cond:
-            keep = worker.healthy and not self._closed
+            keep = worker.healthy and not self._closed and worker.generation == self._generation
             if keep:
                 self._idle.append(worker)
             else:
@@ -362,6 +367,17 @@ class FunctionPool:
                 self._all.discard(worker)
             self._cond.notify()
         if not keep:
+            worker.close()
+
+    def recycle(self) -> None:
+        """Retire every worker (busy ones once finished) so that new code is loaded."""
+        with self._cond:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+            self._all.difference_update(idle)
+            self._cond.notify_all()
+        for worker in idle:
             worker.close()
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 HTTP_FUNCTIONS = ("widget_ingest",)
 # Settings need resource names; the schema does not depend on their values.
 PLACEHOLDER_ENV = {
-    "YOOSR_WORKSPACES_TABLE": "schema", "YOOSR_CONVERSATIONS_TABLE": "schema",
-    "YOOSR_VISITORS_TABLE": "schema", "YOOSR_EPHEMERAL_TABLE": "schema",
-    "YOOSR_SUBJECT_HASH_KEY_SECRET": "schema", "AWS_DEFAULT_REGION": "us-east-1",
+    "YOOSR_WORKSPACES_TABLE": "schema",
+    "YOOSR_CONVERSATIONS_TABLE": "schema",
+    "YOOSR_VISITORS_TABLE": "schema",
+    "YOOSR_EPHEMERAL_TABLE": "schema",
+    "YOOSR_SUBJECT_HASH_KEY_SECRET": "schema",
+    "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "Yoosr",
 }
 
@@ -31,11 +35,27 @@ def schema(function: str) -> dict[str, Any]:
     return dict(load_function(function).app.openapi())
 
 
-def render(function: str) -> str:
+def _render_here(function: str) -> str:
     return json.dumps(schema(function), indent=2, sort_keys=True) + "\n"
 
 
+def render(function: str) -> str:
+    """The schema, built in a child process: importing a handler caches its settings, and
+    placeholder resource names must never leak into the caller's process."""
+    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, str(Path(__file__).resolve()), "--print", function],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.stdout
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--print"]:
+        sys.stdout.write(_render_here(sys.argv[2]))
+        return
     for function in HTTP_FUNCTIONS:
         target = ROOT / "docs" / "openapi" / f"{function}.json"
         target.write_text(render(function))

@@ -87,10 +87,17 @@ class HttpHandlerClient:
     def __init__(self, handler: Any) -> None:
         self.handler = handler
 
-    def call(self, sample: str, *, path_params: dict[str, str] | None = None,
-             json_body: Any = None, raw_body: str | bytes | None = None,
-             headers: dict[str, str | None] | None = None,
-             query: dict[str, str] | None = None, source_ip: str = "203.0.113.7") -> Response:
+    def call(
+        self,
+        sample: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        json_body: Any = None,
+        raw_body: str | bytes | None = None,
+        headers: dict[str, str | None] | None = None,
+        query: dict[str, str] | None = None,
+        source_ip: str = "203.0.113.7",
+    ) -> Response:
         event = copy.deepcopy(sample_event(sample))
         route = event["routeKey"].split(" ", 1)[1]
         path = route
@@ -128,8 +135,11 @@ class HttpHandlerClient:
         body = result.get("body") or ""
         if result.get("isBase64Encoded"):
             body = base64.b64decode(body).decode()
-        return Response(result["statusCode"], {k.lower(): v for k, v in
-                                               (result.get("headers") or {}).items()}, body)
+        return Response(
+            result["statusCode"],
+            {k.lower(): v for k, v in (result.get("headers") or {}).items()},
+            body,
+        )
 
 
 def set_env(values: dict[str, str]) -> None:

@@ -32,15 +32,22 @@ def count_unread(record: DynamoDBRecord) -> None:
     message = visitor_message_from_image(image)
     if message is None:  # not a visitor message: nothing to count (filter should stop these)
         return
-    counted = conversations.count_unread(settings.conversations_table, message.workspace_id,
-                                         message.conversation_id, message.message_id)
-    logger.debug("unread counted" if counted else "already counted",
-                 extra={"conversation_id": message.conversation_id})
+    counted = conversations.count_unread(
+        settings.conversations_table,
+        message.workspace_id,
+        message.conversation_id,
+        message.message_id,
+    )
+    logger.debug(
+        "unread counted" if counted else "already counted",
+        extra={"conversation_id": message.conversation_id},
+    )
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=count_unread,
-                                    processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=count_unread, processor=processor, context=context
+    )

@@ -36,8 +36,8 @@ settings = get_settings(WidgetIngestSettings)
 app = create_app(
     title="Yoosr widget API",
     description="Public API for the Yoosr chat widget. Every call carries "
-                "X-Yoosr-Widget-Key; calls after a session also carry "
-                "Authorization: Bearer <session token>.",
+    "X-Yoosr-Widget-Key; calls after a session also carry "
+    "Authorization: Bearer <session token>.",
     max_body_bytes=settings.max_body_bytes,
     extra_middleware=[WidgetCors],
 )
@@ -54,12 +54,22 @@ def _client_ip(request: Request) -> str:
     return str(source or (request.client.host if request.client else "unknown"))
 
 
-def _caller(request: Request, widget_key: str | None, authorization: str | None, *,
-            need_session: bool, conversation_id: str | None = None) -> WidgetCaller:
+def _caller(
+    request: Request,
+    widget_key: str | None,
+    authorization: str | None,
+    *,
+    need_session: bool,
+    conversation_id: str | None = None,
+) -> WidgetCaller:
     return authenticate(
-        settings, widget_key=widget_key, origin=request.headers.get("origin"),
-        client_ip=_client_ip(request), session_token=bearer(authorization),
-        need_session=need_session, conversation_id=conversation_id,
+        settings,
+        widget_key=widget_key,
+        origin=request.headers.get("origin"),
+        client_ip=_client_ip(request),
+        session_token=bearer(authorization),
+        need_session=need_session,
+        conversation_id=conversation_id,
         state=request.scope.setdefault("state", {}),
     )
 
@@ -68,16 +78,21 @@ def workspace_caller(request: Request, widget_key: WidgetKey = None) -> WidgetCa
     return _caller(request, widget_key, None, need_session=False)
 
 
-def visitor_caller(request: Request, widget_key: WidgetKey = None,
-                   authorization: Authorization = None) -> WidgetCaller:
+def visitor_caller(
+    request: Request, widget_key: WidgetKey = None, authorization: Authorization = None
+) -> WidgetCaller:
     return _caller(request, widget_key, authorization, need_session=True)
 
 
-def conversation_caller(request: Request, conversation_id: ConversationId,
-                        widget_key: WidgetKey = None,
-                        authorization: Authorization = None) -> WidgetCaller:
-    return _caller(request, widget_key, authorization, need_session=True,
-                   conversation_id=conversation_id)
+def conversation_caller(
+    request: Request,
+    conversation_id: ConversationId,
+    widget_key: WidgetKey = None,
+    authorization: Authorization = None,
+) -> WidgetCaller:
+    return _caller(
+        request, widget_key, authorization, need_session=True, conversation_id=conversation_id
+    )
 
 
 Workspace = Annotated[WidgetCaller, Depends(workspace_caller)]
@@ -91,15 +106,19 @@ def get_config(caller: Workspace) -> WidgetConfigOut:
     return service.widget_config(caller)
 
 
-@app.post("/v1/widget/sessions", status_code=201, response_model=SessionOut,
-          responses=ERROR_RESPONSES)
-def create_session(request: Request, caller: Workspace, body: SessionCreate | None = None
-                   ) -> SessionOut:
+@app.post(
+    "/v1/widget/sessions", status_code=201, response_model=SessionOut, responses=ERROR_RESPONSES
+)
+def create_session(
+    request: Request, caller: Workspace, body: SessionCreate | None = None
+) -> SessionOut:
     """A new visitor session. The token is opaque (256 random bits) and holds no personal
     data; it is what the widget's cookie keeps. Sessions are not deduplicated: a retry makes
     another anonymous session, since the token is a secret the server does not keep."""
     return service.create_session(
-        settings, caller, body or SessionCreate(),
+        settings,
+        caller,
+        body or SessionCreate(),
         user_agent=request.headers.get("user-agent"),
         accept_language=request.headers.get("accept-language"),
         viewer_country=request.headers.get("cloudfront-viewer-country"),
@@ -112,11 +131,18 @@ def update_visitor(caller: Visitor, body: VisitorUpdate) -> VisitorOut:
     return service.update_visitor(settings, caller, body)
 
 
-@app.post("/v1/widget/conversations", status_code=201, response_model=ConversationStarted,
-          responses={**ERROR_RESPONSES, 200: {"model": ConversationStarted,
-                                              "description": "Replay of the same client id"}})
-def start_conversation(response: Response, caller: Visitor,
-                       body: ConversationStart | None = None) -> ConversationStarted:
+@app.post(
+    "/v1/widget/conversations",
+    status_code=201,
+    response_model=ConversationStarted,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"model": ConversationStarted, "description": "Replay of the same client id"},
+    },
+)
+def start_conversation(
+    response: Response, caller: Visitor, body: ConversationStart | None = None
+) -> ConversationStarted:
     """Start a conversation, optionally with its first message. Idempotent on
     client_conversation_id (or the first message's client_message_id)."""
     started, created = service.start_conversation(settings, caller, body or ConversationStart())
@@ -124,41 +150,54 @@ def start_conversation(response: Response, caller: Visitor,
     return started
 
 
-@app.get("/v1/widget/conversations", response_model=Page[ConversationOut],
-         responses=ERROR_RESPONSES)
-def list_conversations(caller: Visitor, limit: Limit = 50,
-                       cursor: Annotated[str | None, Query(max_length=1024)] = None
-                       ) -> Page[ConversationOut]:
+@app.get(
+    "/v1/widget/conversations", response_model=Page[ConversationOut], responses=ERROR_RESPONSES
+)
+def list_conversations(
+    caller: Visitor, limit: Limit = 50, cursor: Annotated[str | None, Query(max_length=1024)] = None
+) -> Page[ConversationOut]:
     """This visitor's conversations, newest first."""
     return service.list_conversations(settings, caller, limit, cursor)
 
 
-@app.post("/v1/widget/conversations/{conversation_id}/messages", status_code=201,
-          response_model=MessageOut,
-          responses={**ERROR_RESPONSES, 200: {"model": MessageOut,
-                                              "description": "Replay of the same "
-                                                             "client_message_id"}})
+@app.post(
+    "/v1/widget/conversations/{conversation_id}/messages",
+    status_code=201,
+    response_model=MessageOut,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"model": MessageOut, "description": "Replay of the same client_message_id"},
+    },
+)
 def post_message(response: Response, caller: InConversation, body: MessageIn) -> MessageOut:
     """201 for a new message; 200 with the same body when client_message_id repeats."""
-    message, created = service.post_message(settings, caller, body.client_message_id,
-                                            body.text)
+    message, created = service.post_message(settings, caller, body.client_message_id, body.text)
     response.status_code = 201 if created else 200
     return message
 
 
-@app.get("/v1/widget/conversations/{conversation_id}/messages", response_model=Page[MessageOut],
-         responses=ERROR_RESPONSES)
-def list_messages(caller: InConversation,
-                  after: Annotated[str | None, Query(max_length=64)] = None,
-                  limit: Limit = 50) -> Page[MessageOut]:
+@app.get(
+    "/v1/widget/conversations/{conversation_id}/messages",
+    response_model=Page[MessageOut],
+    responses=ERROR_RESPONSES,
+)
+def list_messages(
+    caller: InConversation,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+) -> Page[MessageOut]:
     """Messages after the message id `after` (visitor, bot, agent; never private notes)."""
     if after is not None and not ids.MESSAGE_ID.match(after):
         raise BadRequest("`after` must be a message id.", code="invalid_cursor")
     return service.list_messages(settings, caller, after, limit)
 
 
-@app.post("/v1/widget/conversations/{conversation_id}/csat", status_code=201,
-          response_model=CsatOut, responses=ERROR_RESPONSES)
+@app.post(
+    "/v1/widget/conversations/{conversation_id}/csat",
+    status_code=201,
+    response_model=CsatOut,
+    responses=ERROR_RESPONSES,
+)
 def submit_csat(caller: InConversation, body: CsatIn) -> CsatOut:
     """Rate the conversation 1..5 once; a second rating is 409."""
     return service.rate_conversation(settings, caller, body)

@@ -23,13 +23,15 @@ def record_for(message: dict[str, Any], sequence: str) -> dict[str, Any]:
 
 def test_sample_event_is_accepted(inbox_events: Any) -> None:
     # The sample names a conversation that does not exist: nothing to count, no failure.
-    result = inbox_events.lambda_handler(sample_event("inbox_events_visitor_message"),
-                                         LambdaContext())
+    result = inbox_events.lambda_handler(
+        sample_event("inbox_events_visitor_message"), LambdaContext()
+    )
     assert result == {"batchItemFailures": []}
 
 
-def test_unread_counts_once_under_redelivery(stack: Any, inbox_events: Any, visitor: Visitor,
-                                             workspace: dict) -> None:
+def test_unread_counts_once_under_redelivery(
+    stack: Any, inbox_events: Any, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation("one")
     visitor.post(conversation_id, "two")
     messages = stored_messages(stack, workspace["id"], conversation_id)
@@ -42,8 +44,9 @@ def test_unread_counts_once_under_redelivery(stack: Any, inbox_events: Any, visi
     assert conversation_item(stack, workspace["id"], conversation_id)["unread_by_agents"] == 2
 
 
-def test_bad_record_is_reported_not_thrown(stack: Any, inbox_events: Any, visitor: Visitor,
-                                           workspace: dict) -> None:
+def test_bad_record_is_reported_not_thrown(
+    stack: Any, inbox_events: Any, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation("fine")
     good = record_for(stored_messages(stack, workspace["id"], conversation_id)[0], "200")
     bad = copy.deepcopy(good)
@@ -64,12 +67,16 @@ def test_stream_carries_accepted_messages(stack: Any, visitor: Visitor, workspac
     shards = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
     found = []
     for shard in shards:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
             image = record["dynamodb"].get("NewImage", {})
-            if (record["eventName"] == "INSERT" and image.get("item_type") == {"S": "message"}
-                    and image.get("message_id", {}).get("S") == posted):
+            if (
+                record["eventName"] == "INSERT"
+                and image.get("item_type") == {"S": "message"}
+                and image.get("message_id", {}).get("S") == posted
+            ):
                 found.append(image)
     assert len(found) == 1
     assert found[0]["item_type"] == {"S": "message"}

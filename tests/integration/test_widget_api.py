@@ -21,6 +21,7 @@ from yoosr.store import ddb, keys
 
 # ---------------------------------------------------------------- config and sessions
 
+
 def test_config_describes_the_workspace(widget: HttpHandlerClient, workspace: dict) -> None:
     response = Visitor(widget, workspace["key"]).call("widget_get_config")
     assert response.status == 200
@@ -32,16 +33,18 @@ def test_config_describes_the_workspace(widget: HttpHandlerClient, workspace: di
     assert "Origin" in response.headers["vary"]
 
 
-def test_session_is_opaque_and_stored_hashed(stack: Any, widget: HttpHandlerClient,
-                                             workspace: dict) -> None:
+def test_session_is_opaque_and_stored_hashed(
+    stack: Any, widget: HttpHandlerClient, workspace: dict
+) -> None:
     v = Visitor(widget, workspace["key"])
     response = v.start_session({"page_url": "https://shop.example/cart?email=a@b.c#x"})
     token = response.json["session_token"]
     assert token.startswith("yst_") and len(token) == 47
     assert ids.VISITOR_ID.match(response.json["visitor_id"])
     # Given the token, only its digest is a key; the raw token is stored nowhere.
-    session = ddb.get(stack.table("EphemeralTable"),
-                      *keys.session(workspace["id"], ids.digest(token)))
+    session = ddb.get(
+        stack.table("EphemeralTable"), *keys.session(workspace["id"], ids.digest(token))
+    )
     assert session is not None and session["visitor_id"] == v.visitor_id
     assert token not in str(session)
     visitor = ddb.get(stack.table("VisitorsTable"), *keys.visitor(workspace["id"], v.visitor_id))
@@ -52,8 +55,7 @@ def test_session_is_opaque_and_stored_hashed(stack: Any, widget: HttpHandlerClie
     assert "203.0.113.7" not in str(visitor)
 
 
-def test_verified_identity_maps_to_one_visitor(widget: HttpHandlerClient,
-                                               workspace: dict) -> None:
+def test_verified_identity_maps_to_one_visitor(widget: HttpHandlerClient, workspace: dict) -> None:
     user_hash = identity_hash("site-secret-123", "user-42")
     body = {"identity": {"user_id": "user-42", "user_hash": user_hash, "name": "Ada"}}
     first = Visitor(widget, workspace["key"]).start_session(body)
@@ -69,45 +71,56 @@ def test_identity_with_bad_hash_is_rejected(widget: HttpHandlerClient, workspace
     assert response.error_code == "identity_verification_failed"
 
 
-def test_required_identity_without_hash_is_rejected(stack: Any, widget: HttpHandlerClient
-                                                    ) -> None:
+def test_required_identity_without_hash_is_rejected(stack: Any, widget: HttpHandlerClient) -> None:
     table = stack.table("WorkspacesTable")
-    made = provision_workspace(table, f"org_{uuid.uuid4().hex}", "Strict", {
-        "identity_verification_required": True, "identity_secret": "s3cret"})
+    made = provision_workspace(
+        table,
+        f"org_{uuid.uuid4().hex}",
+        "Strict",
+        {"identity_verification_required": True, "identity_secret": "s3cret"},
+    )
     v = Visitor(widget, issue_widget_key(table, made.workspace_id))
     response = v.call("widget_create_session", json_body={"identity": {"user_id": "u1"}})
     assert response.status == 401
     assert response.error_code == "identity_verification_required"
-    ok = v.call("widget_create_session", json_body={"identity": {
-        "user_id": "u1", "user_hash": identity_hash("s3cret", "u1")}})
+    ok = v.call(
+        "widget_create_session",
+        json_body={"identity": {"user_id": "u1", "user_hash": identity_hash("s3cret", "u1")}},
+    )
     assert ok.status == 201
 
 
-def test_visitor_attributes_are_set_with_keyed_hashes(stack: Any, visitor: Visitor,
-                                                      workspace: dict) -> None:
-    response = visitor.call("widget_update_visitor",
-                            json_body={"name": "Ada", "email": "Ada@Example.COM",
-                                       "phone": "+44 20 7946 0000"})
+def test_visitor_attributes_are_set_with_keyed_hashes(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
+    response = visitor.call(
+        "widget_update_visitor",
+        json_body={"name": "Ada", "email": "Ada@Example.COM", "phone": "+44 20 7946 0000"},
+    )
     assert response.status == 200, response.body
-    assert response.json == {"visitor_id": visitor.visitor_id, "name": "Ada",
-                             "email": "Ada@example.com", "phone": "+44 20 7946 0000",
-                             "identity_verified": False}
-    item = ddb.get(stack.table("VisitorsTable"), *keys.visitor(workspace["id"],
-                                                              visitor.visitor_id))
+    assert response.json == {
+        "visitor_id": visitor.visitor_id,
+        "name": "Ada",
+        "email": "Ada@example.com",
+        "phone": "+44 20 7946 0000",
+        "identity_verified": False,
+    }
+    item = ddb.get(stack.table("VisitorsTable"), *keys.visitor(workspace["id"], visitor.visitor_id))
     assert item is not None
     assert item["email_key"].startswith(workspace["id"] + "#")
     assert "ada" not in item["email_key"].lower().split("#")[1]
     cleared = visitor.call("widget_update_visitor", json_body={"email": None})
     assert cleared.status == 200 and cleared.json["email"] is None
-    item = ddb.get(stack.table("VisitorsTable"), *keys.visitor(workspace["id"],
-                                                              visitor.visitor_id))
+    item = ddb.get(stack.table("VisitorsTable"), *keys.visitor(workspace["id"], visitor.visitor_id))
     assert item is not None and "email" not in item and "email_key" not in item
 
 
 # ---------------------------------------------------------------- conversations and messages
 
-def test_conversation_flow_keeps_state_consistent(stack: Any, visitor: Visitor,
-                                                  workspace: dict) -> None:
+
+def test_conversation_flow_keeps_state_consistent(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation("Hi there")
     for text in ("second", "third"):
         assert visitor.post(conversation_id, text).status == 201
@@ -124,8 +137,9 @@ def test_conversation_flow_keeps_state_consistent(stack: Any, visitor: Visitor,
     assert conversations.json["items"][0]["message_count"] == 3
 
 
-def test_message_replay_returns_the_same_body_and_stores_once(stack: Any, visitor: Visitor,
-                                                               workspace: dict) -> None:
+def test_message_replay_returns_the_same_body_and_stores_once(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation(None)
     first = visitor.post(conversation_id, "only once", client_id="retry-1")
     again = visitor.post(conversation_id, "only once", client_id="retry-1")
@@ -138,8 +152,10 @@ def test_message_replay_returns_the_same_body_and_stores_once(stack: Any, visito
 
 
 def test_conversation_start_is_idempotent(stack: Any, visitor: Visitor, workspace: dict) -> None:
-    body = {"client_conversation_id": "conv-abc",
-            "message": {"client_message_id": "m-abc", "text": "Hello"}}
+    body = {
+        "client_conversation_id": "conv-abc",
+        "message": {"client_message_id": "m-abc", "text": "Hello"},
+    }
     first = visitor.call("widget_start_conversation", json_body=body)
     again = visitor.call("widget_start_conversation", json_body=body)
     assert (first.status, again.status) == (201, 200)
@@ -149,8 +165,9 @@ def test_conversation_start_is_idempotent(stack: Any, visitor: Visitor, workspac
     assert len(stored_messages(stack, workspace["id"], first.json["id"])) == 1
 
 
-def test_card_numbers_are_redacted_before_storage(stack: Any, visitor: Visitor,
-                                                  workspace: dict) -> None:
+def test_card_numbers_are_redacted_before_storage(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation(None)
     response = visitor.post(conversation_id, "my card is 4111 1111 1111 1111, order 12345")
     assert response.status == 201
@@ -174,8 +191,9 @@ def test_messages_after_cursor_and_paging(visitor: Visitor) -> None:
     assert visitor.messages(conversation_id, after=ids_[-1]).json["items"] == []
 
 
-def test_expired_messages_and_conversations_are_hidden(stack: Any, visitor: Visitor,
-                                                       workspace: dict) -> None:
+def test_expired_messages_and_conversations_are_hidden(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
     # Given items whose TTL passed but which AWS has not deleted yet
     conversation_id = visitor.start_conversation("keep me")
     table = stack.table("ConversationsTable")
@@ -196,8 +214,9 @@ def test_expired_messages_and_conversations_are_hidden(stack: Any, visitor: Visi
 def test_csat_once_per_conversation(stack: Any, visitor: Visitor, workspace: dict) -> None:
     conversation_id = visitor.start_conversation("hi")
     path = {"conversation_id": conversation_id}
-    first = visitor.call("widget_submit_csat", path_params=path,
-                         json_body={"rating": 5, "comment": "great"})
+    first = visitor.call(
+        "widget_submit_csat", path_params=path, json_body={"rating": 5, "comment": "great"}
+    )
     assert first.status == 201
     assert first.json["rating"] == 5 and first.json["comment"] == "great"
     second = visitor.call("widget_submit_csat", path_params=path, json_body={"rating": 1})
@@ -208,24 +227,34 @@ def test_csat_once_per_conversation(stack: Any, visitor: Visitor, workspace: dic
 
 # ---------------------------------------------------------------- isolation
 
-def test_another_visitors_conversation_is_404(widget: HttpHandlerClient, visitor: Visitor,
-                                              workspace: dict) -> None:
+
+def test_another_visitors_conversation_is_404(
+    widget: HttpHandlerClient, visitor: Visitor, workspace: dict
+) -> None:
     conversation_id = visitor.start_conversation("private")
     other = Visitor(widget, workspace["key"])
     other.start_session()
     assert other.messages(conversation_id).status == 404
     assert other.post(conversation_id, "hijack").status == 404
-    assert other.call("widget_submit_csat", path_params={"conversation_id": conversation_id},
-                      json_body={"rating": 1}).status == 404
+    assert (
+        other.call(
+            "widget_submit_csat",
+            path_params={"conversation_id": conversation_id},
+            json_body={"rating": 1},
+        ).status
+        == 404
+    )
     assert other.call("widget_list_conversations").json["items"] == []
 
 
-def test_workspaces_are_isolated_both_ways(stack: Any, widget: HttpHandlerClient,
-                                           visitor: Visitor) -> None:
+def test_workspaces_are_isolated_both_ways(
+    stack: Any, widget: HttpHandlerClient, visitor: Visitor
+) -> None:
     conversation_id = visitor.start_conversation("acme secret")
     table = stack.table("WorkspacesTable")
-    globex = provision_workspace(table, f"org_{uuid.uuid4().hex}", "Globex",
-                                 {"allowed_origins": [ORIGIN]})
+    globex = provision_workspace(
+        table, f"org_{uuid.uuid4().hex}", "Globex", {"allowed_origins": [ORIGIN]}
+    )
     globex_key = issue_widget_key(table, globex.workspace_id)
     # Acme's session token with Globex's key is not a session at all.
     intruder = Visitor(widget, globex_key)
@@ -240,19 +269,24 @@ def test_workspaces_are_isolated_both_ways(stack: Any, widget: HttpHandlerClient
 
 def test_revoked_key_stops_working_at_once(stack: Any, visitor: Visitor, workspace: dict) -> None:
     key_id = workspace["key"].split(".")[2]
-    ddb.update(stack.table("WorkspacesTable"), *keys.widget_key(workspace["id"], key_id),
-               "SET revoked_at = :now", vals=ddb.values(now="2026-11-29T00:00:00Z"))
+    ddb.update(
+        stack.table("WorkspacesTable"),
+        *keys.widget_key(workspace["id"], key_id),
+        "SET revoked_at = :now",
+        vals=ddb.values(now="2026-11-29T00:00:00Z"),
+    )
     response = visitor.call("widget_get_config")
     assert response.status == 401 and response.error_code == "invalid_widget_key"
 
 
-def test_logs_hold_no_message_text_or_personal_data(caplog: pytest.LogCaptureFixture,
-                                                    widget: HttpHandlerClient,
-                                                    workspace: dict) -> None:
+def test_logs_hold_no_message_text_or_personal_data(
+    caplog: pytest.LogCaptureFixture, widget: HttpHandlerClient, workspace: dict
+) -> None:
     caplog.set_level("DEBUG")
     v = Visitor(widget, workspace["key"])
-    v.start_session({"identity": {"user_id": "user-77", "name": "Grace Hopper",
-                                  "email": "grace@navy.example"}})
+    v.start_session(
+        {"identity": {"user_id": "user-77", "name": "Grace Hopper", "email": "grace@navy.example"}}
+    )
     conversation_id = v.start_conversation("canary-text-3141 please help")
     v.post(conversation_id, "second canary-text-2718")
     v.call("widget_update_visitor", json_body={"phone": "+1 555 0100 999"})
@@ -262,6 +296,13 @@ def test_logs_hold_no_message_text_or_personal_data(caplog: pytest.LogCaptureFix
     ours = [r for r in caplog.records if not r.name.startswith(("botocore", "boto3", "urllib3"))]
     logged = "\n".join(str(record.__dict__) for record in ours)
     assert "message accepted" in logged and "conversation_id" in logged  # the logger did run
-    for secret in ("canary-text", "Grace", "grace@navy", "555 0100", "user-77", "203.0.113.7",
-                   v.token or "?"):
+    for secret in (
+        "canary-text",
+        "Grace",
+        "grace@navy",
+        "555 0100",
+        "user-77",
+        "203.0.113.7",
+        v.token or "?",
+    ):
         assert secret not in logged

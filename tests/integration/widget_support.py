@@ -22,9 +22,11 @@ class Visitor:
         self.visitor_id: str | None = None
 
     def headers(self, **extra: str | None) -> dict[str, str | None]:
-        base: dict[str, str | None] = {"x-yoosr-widget-key": self.key, "origin": self.origin,
-                                       "authorization": f"Bearer {self.token}"
-                                       if self.token else None}
+        base: dict[str, str | None] = {
+            "x-yoosr-widget-key": self.key,
+            "origin": self.origin,
+            "authorization": f"Bearer {self.token}" if self.token else None,
+        }
         base.update(extra)
         return base
 
@@ -48,13 +50,16 @@ class Visitor:
         return str(response.json["id"])
 
     def post(self, conversation_id: str, text: str, client_id: str | None = None) -> Response:
-        return self.call("widget_post_message", path_params={"conversation_id": conversation_id},
-                         json_body={"client_message_id": client_id or str(uuid.uuid4()),
-                                    "text": text})
+        return self.call(
+            "widget_post_message",
+            path_params={"conversation_id": conversation_id},
+            json_body={"client_message_id": client_id or str(uuid.uuid4()), "text": text},
+        )
 
     def messages(self, conversation_id: str, **query: str) -> Response:
-        return self.call("widget_list_messages",
-                         path_params={"conversation_id": conversation_id}, query=query)
+        return self.call(
+            "widget_list_messages", path_params={"conversation_id": conversation_id}, query=query
+        )
 
 
 def conversation_item(stack: Any, ws: str, conversation_id: str) -> dict[str, Any]:
@@ -64,6 +69,9 @@ def conversation_item(stack: Any, ws: str, conversation_id: str) -> dict[str, An
 
 
 def stored_messages(stack: Any, ws: str, conversation_id: str) -> list[dict[str, Any]]:
-    items, _ = ddb.query(stack.table("ConversationsTable"), "pk = :pk AND begins_with(sk, :m)",
-                         ddb.values(pk=keys.conversation_pk(ws, conversation_id), m="MSG#"))
+    items, _ = ddb.query(
+        stack.table("ConversationsTable"),
+        "pk = :pk AND begins_with(sk, :m)",
+        ddb.values(pk=keys.conversation_pk(ws, conversation_id), m="MSG#"),
+    )
     return items

@@ -13,24 +13,34 @@ from yoosr.domain.text import clean_message_text, preview
 from yoosr.models.workspace import BusinessHours
 
 
-@pytest.mark.parametrize("text", [
-    "4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111",
-    "card: 5500 0000 0000 0004 thanks", "378282246310005", "6011111111111117",
-    "4222222222222",  # 13 digits
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "card: 5500 0000 0000 0004 thanks",
+        "378282246310005",
+        "6011111111111117",
+        "4222222222222",  # 13 digits
+    ],
+)
 def test_luhn_valid_card_numbers_are_redacted(text: str) -> None:
     redacted = redact_card_numbers(text)
     assert REDACTED_CARD in redacted
     assert not any(ch.isdigit() for ch in redacted.replace(REDACTED_CARD, ""))
 
 
-@pytest.mark.parametrize("text", [
-    "4111111111111112",            # fails Luhn
-    "order 123456789012",          # 12 digits
-    "phone +44 20 7946 0000",      # not Luhn-valid, too short
-    "12345678901234567890",        # 20 digits
-    "2026-11-29",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111111111111112",  # fails Luhn
+        "order 123456789012",  # 12 digits
+        "phone +44 20 7946 0000",  # not Luhn-valid, too short
+        "12345678901234567890",  # 20 digits
+        "2026-11-29",
+    ],
+)
 def test_other_numbers_are_kept(text: str) -> None:
     assert redact_card_numbers(text) == text
 
@@ -72,12 +82,15 @@ def test_keyed_hashes_separate_purposes_and_normalise() -> None:
 
 
 def test_device_metadata_is_coarse() -> None:
-    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-              "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
-    assert useragent.describe(iphone) == {"browser": "Safari", "os": "iOS",
-                                          "device_type": "mobile"}
-    chrome = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/126.0 Safari/537.36")
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+    )
+    assert useragent.describe(iphone) == {"browser": "Safari", "os": "iOS", "device_type": "mobile"}
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0 Safari/537.36"
+    )
     assert useragent.describe(chrome)["browser"] == "Chrome"
     assert useragent.describe(None)["browser"] == "Unknown"
     assert useragent.language("de-CH,de;q=0.9") == "de-CH"
@@ -87,19 +100,24 @@ def test_device_metadata_is_coarse() -> None:
     assert useragent.page_url("javascript:alert(1)") is None
 
 
-HOURS = BusinessHours(timezone="Europe/Berlin",
-                      weekly={"mon": [("09:00", "17:00")], "tue": [("09:00", "17:00")]},
-                      holidays=["2026-12-01"])
+HOURS = BusinessHours(
+    timezone="Europe/Berlin",
+    weekly={"mon": [("09:00", "17:00")], "tue": [("09:00", "17:00")]},
+    holidays=["2026-12-01"],
+)
 
 
-@pytest.mark.parametrize(("moment", "open_now", "next_open"), [
-    # Monday 2026-11-30 10:00 Berlin = 09:00 UTC → open
-    (datetime(2026, 11, 30, 9, 0, tzinfo=UTC), True, None),
-    # Monday 17:30 Berlin → closed; Tuesday is a holiday, so next Monday 09:00 Berlin
-    (datetime(2026, 11, 30, 16, 30, tzinfo=UTC), False, "2026-12-07T08:00:00+00:00"),
-    # Sunday → Monday 09:00 Berlin
-    (datetime(2026, 11, 29, 12, 0, tzinfo=UTC), False, "2026-11-30T08:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    ("moment", "open_now", "next_open"),
+    [
+        # Monday 2026-11-30 10:00 Berlin = 09:00 UTC → open
+        (datetime(2026, 11, 30, 9, 0, tzinfo=UTC), True, None),
+        # Monday 17:30 Berlin → closed; Tuesday is a holiday, so next Monday 09:00 Berlin
+        (datetime(2026, 11, 30, 16, 30, tzinfo=UTC), False, "2026-12-07T08:00:00+00:00"),
+        # Sunday → Monday 09:00 Berlin
+        (datetime(2026, 11, 29, 12, 0, tzinfo=UTC), False, "2026-11-30T08:00:00+00:00"),
+    ],
+)
 def test_business_hours(moment: datetime, open_now: bool, next_open: str | None) -> None:
     is_open, opening = business_hours.status(HOURS, moment)
     assert is_open is open_now

@@ -23,3 +23,17 @@ def test_every_widget_route_in_the_template_is_documented() -> None:
     for route in template.routes:
         if route.function == "WidgetIngestFunction" and route.method != "OPTIONS":
             assert route.method.lower() in documented[route.path], route
+
+
+def test_every_app_route_is_declared_in_the_template() -> None:
+    """API Gateway only forwards declared routes: an app route missing from the template
+    would be unreachable in AWS."""
+    from local.template import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    declared = {(r.method, r.path) for r in template.routes if r.function == "WidgetIngestFunction"}
+    documented = json.loads(render("widget_ingest"))["paths"]
+    for path, operations in documented.items():
+        for method in operations:
+            assert (method.upper(), path) in declared, (method, path)
+            assert ("OPTIONS", path) in declared, f"no preflight route for {path}"

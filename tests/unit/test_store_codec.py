@@ -10,8 +10,16 @@ from yoosr.store import ddb
 
 
 def test_codec_round_trips() -> None:
-    item = {"s": "x", "i": 3, "f": 1.5, "b": True, "n": None, "l": [1, "a"], "m": {"k": [False]},
-            "ss": {"a", "b"}}
+    item = {
+        "s": "x",
+        "i": 3,
+        "f": 1.5,
+        "b": True,
+        "n": None,
+        "l": [1, "a"],
+        "m": {"k": [False]},
+        "ss": {"a", "b"},
+    }
     assert ddb.from_av(ddb.to_av(item)) == item
 
 
@@ -28,8 +36,12 @@ def test_ttl_filter_hides_expired_items() -> None:
 
 
 def test_cursor_round_trip_and_guard() -> None:
-    key = {"pk": {"S": "ws_A#CONV#conv_1"}, "sk": {"S": "CONV"},
-           "visitor_pk": {"S": "ws_A#VISITOR#vis_1"}, "visitor_sk": {"S": "conv_1"}}
+    key = {
+        "pk": {"S": "ws_A#CONV#conv_1"},
+        "sk": {"S": "CONV"},
+        "visitor_pk": {"S": "ws_A#VISITOR#vis_1"},
+        "visitor_sk": {"S": "conv_1"},
+    }
     cursor = ddb.encode_cursor(key)
     assert cursor is not None
     expected = {"visitor_pk": "ws_A#VISITOR#vis_1"}
@@ -42,3 +54,48 @@ def test_cursor_round_trip_and_guard() -> None:
     for junk in ("", "%%%", "bm90IGpzb24", ddb.encode_cursor({"pk": {"S": "x"}}) or ""):
         with pytest.raises(BadRequest):
             ddb.decode_cursor(junk, expected, prefixes)
+
+
+def test_transaction_conflicts_are_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from yoosr.errors import TransactionCancelled, Unavailable
+
+    calls: list[int] = []
+
+    def cancelled(code: str) -> ClientError:
+        return ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": ""},
+                "CancellationReasons": [{"Code": code}],
+            },
+            "TransactWriteItems",
+        )
+
+    class FakeClient:
+        def __init__(self, outcomes: list[str | None]) -> None:
+            self.outcomes = outcomes
+
+        def transact_write_items(self, **_: object) -> None:
+            calls.append(1)
+            outcome = self.outcomes.pop(0)
+            if outcome:
+                raise cancelled(outcome)
+
+    monkeypatch.setattr(ddb.time, "sleep", lambda _: None)
+    fake = FakeClient(["TransactionConflict", None])
+    monkeypatch.setattr(ddb.aws, "client", lambda _: fake)
+    ddb.transact([{"Put": {"TableName": "t", "Item": {}}}])
+    assert len(calls) == 2
+
+    calls.clear()
+    fake = FakeClient(["TransactionConflict"] * 9)
+    monkeypatch.setattr(ddb.aws, "client", lambda _: fake)
+    with pytest.raises(Unavailable):
+        ddb.transact([{"Put": {"TableName": "t", "Item": {}}}])
+    assert len(calls) == ddb.TRANSACT_ATTEMPTS
+
+    fake = FakeClient(["ConditionalCheckFailed"])
+    monkeypatch.setattr(ddb.aws, "client", lambda _: fake)
+    with pytest.raises(TransactionCancelled):
+        ddb.transact([{"Put": {"TableName": "t", "Item": {}}}])

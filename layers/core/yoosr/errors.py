@@ -26,8 +26,9 @@ class YoosrError(Exception):
         super().__init__(self.error_code)
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.error_code, "message": self.message,
-                          "details": self.details}}
+        return {
+            "error": {"code": self.error_code, "message": self.message, "details": self.details}
+        }
 
 
 class BadRequest(YoosrError):
@@ -92,6 +93,14 @@ class RateLimited(YoosrError):
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, retry_after)
         super().__init__(message, headers={"Retry-After": str(self.retry_after)})
+
+
+class Unavailable(YoosrError):
+    """Transient contention or throttling that survived our retries; safe to retry."""
+
+    status = 503
+    code = "unavailable"
+    default_message = "The service is busy; retry shortly."
 
 
 class ConditionFailed(Exception):

@@ -61,8 +61,11 @@ def validation_error(exc: RequestValidationError) -> YoosrError:
     if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing" for e in errors):
         return BadRequest("The request needs a JSON body.", code="missing_body")
     details = [
-        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")),
-         "type": str(e.get("type", ""))}
+        {
+            "field": _field(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in errors
     ]
     if all(e.get("loc", ("body",))[0] == "body" for e in errors):
@@ -92,11 +95,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
-async def _send_error(send: Send, error: YoosrError, extra_headers: list[tuple[bytes, bytes]]
-                      ) -> None:
+async def _send_error(
+    send: Send, error: YoosrError, extra_headers: list[tuple[bytes, bytes]]
+) -> None:
     body = json.dumps(error.body()).encode()
-    headers = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode()), *extra_headers]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *extra_headers,
+    ]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -151,8 +158,11 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_error(send, PayloadTooLarge(
-                    f"The request body must be at most {self.max_bytes} bytes."), [])
+                await _send_error(
+                    send,
+                    PayloadTooLarge(f"The request body must be at most {self.max_bytes} bytes."),
+                    [],
+                )
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -199,17 +209,30 @@ class RequestLog:
             await self.app(scope, receive, capture)
         finally:
             event = scope.get("aws.event") or {}
-            logger.info("request", extra={
-                "route": event.get("routeKey") or f"{scope['method']} {scope['path']}",
-                "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-            })
+            logger.info(
+                "request",
+                extra={
+                    "route": event.get("routeKey") or f"{scope['method']} {scope['path']}",
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
 
 
-def create_app(title: str, description: str, max_body_bytes: int,
-               extra_middleware: list[Callable[[ASGIApp], ASGIApp]] | None = None) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1.0.0",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(
+    title: str,
+    description: str,
+    max_body_bytes: int,
+    extra_middleware: list[Callable[[ASGIApp], ASGIApp]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     install_error_handlers(app)
     # add_middleware wraps: the last added is outermost.
     app.add_middleware(BodyGuard, max_bytes=max_body_bytes)

@@ -17,8 +17,9 @@ class ProvisionedWorkspace:
     created: bool
 
 
-def provision_workspace(table: str, org_id: str, name: str,
-                        settings: dict[str, Any] | None = None) -> ProvisionedWorkspace:
+def provision_workspace(
+    table: str, org_id: str, name: str, settings: dict[str, Any] | None = None
+) -> ProvisionedWorkspace:
     """The workspace of a Clerk organization, created once (idempotent by construction)."""
     workspace_id = ids.workspace_id_for_org(org_id)
     validated = WorkspaceSettings.model_validate(settings or {}).model_dump(mode="json")

@@ -13,8 +13,10 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def _intervals(hours: BusinessHours, day: date) -> list[tuple[time, time]]:
     if day.isoformat() in hours.holidays:
         return []
-    return [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in
-            hours.weekly.get(DAYS[day.weekday()], [])]
+    return [
+        (time.fromisoformat(a), time.fromisoformat(b))
+        for a, b in hours.weekly.get(DAYS[day.weekday()], [])
+    ]
 
 
 def status(hours: BusinessHours | None, moment: datetime) -> tuple[bool, datetime | None]:

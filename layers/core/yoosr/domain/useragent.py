@@ -37,9 +37,13 @@ def describe(user_agent: str | None) -> dict[str, str]:
     ua = (user_agent or "")[:512]
     if not ua:
         return {"browser": "Unknown", "os": "Unknown", "device_type": "unknown"}
-    device = "bot" if _BOT.search(ua) else (
-        "tablet" if re.search(r"iPad|Tablet", ua) else (
-            "mobile" if re.search(r"Mobi|iPhone|Android", ua) else "desktop"
+    device = (
+        "bot"
+        if _BOT.search(ua)
+        else (
+            "tablet"
+            if re.search(r"iPad|Tablet", ua)
+            else ("mobile" if re.search(r"Mobi|iPhone|Android", ua) else "desktop")
         )
     )
     return {"browser": _first(_BROWSERS, ua), "os": _first(_SYSTEMS, ua), "device_type": device}

@@ -13,8 +13,10 @@ from yoosr.models.common import Strict
 MESSAGE_MAX_CHARS = 4_000
 CSAT_COMMENT_MAX_CHARS = 1_000
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{4,22}[0-9]$")
 
 
@@ -53,7 +55,6 @@ class IdentityIn(Strict):
     email: Email | None = None
 
 
-
 class SessionCreate(Strict):
     identity: IdentityIn | None = None
     page_url: str | None = Field(default=None, max_length=2048)
@@ -73,7 +74,6 @@ class VisitorUpdate(Strict):
     email: Email | None = None
     phone: Phone | None = None
 
-
     @model_validator(mode="after")
     def _not_empty(self) -> VisitorUpdate:
         if not self.model_fields_set:
@@ -90,11 +90,14 @@ class VisitorOut(BaseModel):
 
 
 class MessageIn(Strict):
-    client_message_id: str = Field(pattern=CLIENT_ID_PATTERN,
-                                   description="Client-chosen id; a retry with it never "
-                                               "creates a second message.")
-    text: str = Field(max_length=4 * MESSAGE_MAX_CHARS,
-                      description=f"1 to {MESSAGE_MAX_CHARS} characters after trimming.")
+    client_message_id: str = Field(
+        pattern=CLIENT_ID_PATTERN,
+        description="Client-chosen id; a retry with it never creates a second message.",
+    )
+    text: str = Field(
+        max_length=4 * MESSAGE_MAX_CHARS,
+        description=f"1 to {MESSAGE_MAX_CHARS} characters after trimming.",
+    )
 
     @field_validator("text")
     @classmethod

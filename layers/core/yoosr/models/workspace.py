@@ -29,8 +29,9 @@ class BusinessHours(BaseModel):
 
     @field_validator("weekly")
     @classmethod
-    def _valid_week(cls, value: dict[str, list[tuple[str, str]]]
-                    ) -> dict[str, list[tuple[str, str]]]:
+    def _valid_week(
+        cls, value: dict[str, list[tuple[str, str]]]
+    ) -> dict[str, list[tuple[str, str]]]:
         for day, intervals in value.items():
             if day not in _DAYS:
                 raise ValueError(f"unknown day {day!r}; use mon..sun")

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from yoosr import clock
-from yoosr.errors import BadRequest, ConditionFailed, TransactionCancelled
+from yoosr.errors import BadRequest, ConditionFailed, TransactionCancelled, Unavailable
 from yoosr.store import aws
 
 TTL_ATTRIBUTE = "expires_at"
@@ -41,7 +43,7 @@ def encode(value: Any) -> dict[str, Any]:
 
 
 def decode(av: Mapping[str, Any]) -> Any:
-    (kind, value), = av.items()
+    ((kind, value),) = av.items()
     if kind == "S":
         return value
     if kind == "N":
@@ -128,8 +130,14 @@ def batch_get(requests: Mapping[str, list[tuple[str, str]]]) -> dict[tuple[str, 
     return found
 
 
-def put(table: str, item: Mapping[str, Any], *, condition: str | None = None,
-        names: dict[str, str] | None = None, vals: dict[str, Any] | None = None) -> None:
+def put(
+    table: str,
+    item: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    vals: dict[str, Any] | None = None,
+) -> None:
     args: dict[str, Any] = {"TableName": table, "Item": to_av(item)}
     if condition:
         args["ConditionExpression"] = condition
@@ -145,9 +153,17 @@ def put(table: str, item: Mapping[str, Any], *, condition: str | None = None,
         raise
 
 
-def update(table: str, pk: str, sk: str, expression: str, *, condition: str | None = None,
-           names: dict[str, str] | None = None, vals: dict[str, Any] | None = None,
-           return_values: str = "NONE") -> Item:
+def update(
+    table: str,
+    pk: str,
+    sk: str,
+    expression: str,
+    *,
+    condition: str | None = None,
+    names: dict[str, str] | None = None,
+    vals: dict[str, Any] | None = None,
+    return_values: str = "NONE",
+) -> Item:
     args: dict[str, Any] = {
         "TableName": table,
         "Key": key(pk, sk),
@@ -169,33 +185,56 @@ def update(table: str, pk: str, sk: str, expression: str, *, condition: str | No
     return from_av(response.get("Attributes", {}))
 
 
+_TRANSIENT = frozenset(
+    {
+        "TransactionConflict",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    }
+)
+TRANSACT_ATTEMPTS = 4
+
+
 def transact(actions: list[dict[str, Any]]) -> None:
     """TransactWriteItems; a cancellation raises TransactionCancelled with per-item reasons.
 
     Each conditional action asks for the old item on failure, so callers can tell a replay
-    from a conflict without another read.
+    from a conflict without another read. A cancellation caused only by a concurrent
+    transaction or throttling is not a verdict: it is retried with jittered backoff (the SDK's
+    retry mode does not retry cancellations), then reported as Unavailable.
     """
     for action in actions:
         for body in action.values():
             if "ConditionExpression" in body:
                 body.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
-    try:
-        aws.client("dynamodb").transact_write_items(TransactItems=actions)
-    except ClientError as error:
-        if _code(error) != "TransactionCanceledException":
-            raise
-        reasons = error.response.get("CancellationReasons", [])
-        codes = [str(r.get("Code", "None")) for r in reasons]
-        items = [from_av(r["Item"]) if r.get("Item") else None for r in reasons]
-        if any(c not in ("None", "ConditionalCheckFailed") for c in codes):
-            # A conflict with a concurrent transaction or throttling: retryable, not a verdict.
-            raise
-        raise TransactionCancelled(codes, items) from error
+    for attempt in range(TRANSACT_ATTEMPTS):
+        try:
+            aws.client("dynamodb").transact_write_items(TransactItems=actions)
+            return
+        except ClientError as error:
+            if _code(error) != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons", [])
+            codes = [str(r.get("Code", "None")) for r in reasons]
+            if not any(code in _TRANSIENT for code in codes):
+                items = [from_av(r["Item"]) if r.get("Item") else None for r in reasons]
+                raise TransactionCancelled(codes, items) from error
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 - jitter only
+    raise Unavailable("The service is busy; retry shortly.", headers={"Retry-After": "1"})
 
 
-def query(table: str, condition: str, vals: dict[str, Any], *, index: str | None = None,
-          names: dict[str, str] | None = None, limit: int | None = None, forward: bool = True,
-          start_key: dict[str, Any] | None = None) -> tuple[list[Item], dict[str, Any] | None]:
+def query(
+    table: str,
+    condition: str,
+    vals: dict[str, Any],
+    *,
+    index: str | None = None,
+    names: dict[str, str] | None = None,
+    limit: int | None = None,
+    forward: bool = True,
+    start_key: dict[str, Any] | None = None,
+) -> tuple[list[Item], dict[str, Any] | None]:
     """One page of a Query; returns (live items, LastEvaluatedKey in attribute-value form)."""
     args: dict[str, Any] = {
         "TableName": table,
@@ -224,8 +263,9 @@ def encode_cursor(last_key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expected: Mapping[str, str], prefixes: Mapping[str, str]
-                  ) -> dict[str, Any]:
+def decode_cursor(
+    cursor: str, expected: Mapping[str, str], prefixes: Mapping[str, str]
+) -> dict[str, Any]:
     """Turn a client cursor back into an ExclusiveStartKey, refusing anything that could
     point outside the caller's own key range (another visitor's or workspace's items)."""
     try:

@@ -8,8 +8,9 @@ from yoosr import clock
 from yoosr.store import ddb, keys
 
 
-def session_item(workspace_id: str, token_digest: str, visitor_id: str, expires_at: int
-                 ) -> dict[str, Any]:
+def session_item(
+    workspace_id: str, token_digest: str, visitor_id: str, expires_at: int
+) -> dict[str, Any]:
     pk, sk = keys.session(workspace_id, token_digest)
     return {
         "pk": pk,
@@ -27,8 +28,9 @@ def put_session(table: str, item: dict[str, Any]) -> None:
     ddb.put(table, item, condition="attribute_not_exists(pk)")
 
 
-def count_hit(table: str, workspace_id: str, dimension: str, subject: str, window: int) -> tuple[
-        int, int]:
+def count_hit(
+    table: str, workspace_id: str, dimension: str, subject: str, window: int
+) -> tuple[int, int]:
     """Count one request in the current fixed window; returns (hits so far, seconds left).
 
     ADD without a condition: one write whatever the count, and the caller compares. The window
@@ -38,7 +40,9 @@ def count_hit(table: str, workspace_id: str, dimension: str, subject: str, windo
     start = now - now % window
     pk, sk = keys.rate_window(workspace_id, dimension, subject, start)
     attrs = ddb.update(
-        table, pk, sk,
+        table,
+        pk,
+        sk,
         "ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
         vals=ddb.values(one=1, expires=start + 2 * window),
         return_values="UPDATED_NEW",

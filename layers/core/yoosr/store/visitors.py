@@ -13,8 +13,13 @@ from yoosr.errors import TransactionCancelled
 from yoosr.store import ddb, keys
 
 
-def new_visitor_item(workspace_id: str, visitor_id: str, attributes: dict[str, Any],
-                     device: dict[str, Any], identity_verified: bool) -> dict[str, Any]:
+def new_visitor_item(
+    workspace_id: str,
+    visitor_id: str,
+    attributes: dict[str, Any],
+    device: dict[str, Any],
+    identity_verified: bool,
+) -> dict[str, Any]:
     pk, sk = keys.visitor(workspace_id, visitor_id)
     now = clock.iso()
     return {
@@ -41,16 +46,31 @@ def create_identified(table: str, item: dict[str, Any], user_key: str) -> str:
     (another device, or a retry), return that visitor's id instead."""
     id_pk, id_sk = keys.identity(item["workspace_id"], user_key)
     link = {
-        "pk": id_pk, "sk": id_sk, "item_type": "identity",
-        "workspace_id": item["workspace_id"], "visitor_id": item["visitor_id"],
+        "pk": id_pk,
+        "sk": id_sk,
+        "item_type": "identity",
+        "workspace_id": item["workspace_id"],
+        "visitor_id": item["visitor_id"],
     }
     try:
-        ddb.transact([
-            {"Put": {"TableName": table, "Item": ddb.to_av(link),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Put": {"TableName": table, "Item": ddb.to_av(item),
-                     "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
+        ddb.transact(
+            [
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": ddb.to_av(link),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": ddb.to_av(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
     except TransactionCancelled as cancelled:
         existing = cancelled.items[0]
         if existing is None:
@@ -71,12 +91,18 @@ def touch(table: str, workspace_id: str, visitor_id: str, fields: dict[str, Any]
     names = {f"#f{i}": name for i, name in enumerate(fields)}
     sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
     vals = {f":v{i}": ddb.encode(value) for i, value in enumerate(fields.values())}
-    ddb.update(table, pk, sk, f"SET {sets}", condition="attribute_exists(pk)",
-               names=names, vals=vals)
+    ddb.update(
+        table, pk, sk, f"SET {sets}", condition="attribute_exists(pk)", names=names, vals=vals
+    )
 
 
-def update_attributes(table: str, workspace_id: str, visitor_id: str,
-                      set_fields: dict[str, Any], remove_fields: list[str]) -> dict[str, Any]:
+def update_attributes(
+    table: str,
+    workspace_id: str,
+    visitor_id: str,
+    set_fields: dict[str, Any],
+    remove_fields: list[str],
+) -> dict[str, Any]:
     pk, sk = keys.visitor(workspace_id, visitor_id)
     names: dict[str, str] = {}
     vals: dict[str, Any] = {}
@@ -89,10 +115,20 @@ def update_attributes(table: str, workspace_id: str, visitor_id: str,
         names[f"#r{i}"] = name
         removes.append(f"#r{i}")
     expression = " ".join(
-        part for part in (
+        part
+        for part in (
             ("SET " + ", ".join(sets)) if sets else "",
             ("REMOVE " + ", ".join(removes)) if removes else "",
-        ) if part
+        )
+        if part
     )
-    return ddb.update(table, pk, sk, expression, condition="attribute_exists(pk)",
-                      names=names, vals=vals or None, return_values="ALL_NEW")
+    return ddb.update(
+        table,
+        pk,
+        sk,
+        expression,
+        condition="attribute_exists(pk)",
+        names=names,
+        vals=vals or None,
+        return_values="ALL_NEW",
+    )

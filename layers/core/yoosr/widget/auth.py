@@ -58,9 +58,17 @@ def bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authenticate(settings: WidgetIngestSettings, *, widget_key: str | None, origin: str | None,
-                 client_ip: str, session_token: str | None, need_session: bool,
-                 conversation_id: str | None, state: dict[str, Any]) -> WidgetCaller:
+def authenticate(
+    settings: WidgetIngestSettings,
+    *,
+    widget_key: str | None,
+    origin: str | None,
+    client_ip: str,
+    session_token: str | None,
+    need_session: bool,
+    conversation_id: str | None,
+    state: dict[str, Any],
+) -> WidgetCaller:
     """Check key → workspace → origin → session → conversation, in that order, so a caller
     learns nothing about a session or a conversation before proving the earlier steps.
 
@@ -75,8 +83,10 @@ def authenticate(settings: WidgetIngestSettings, *, widget_key: str | None, orig
     conversation_ok = conversation_id is not None and ids.CONVERSATION_ID.match(conversation_id)
 
     wanted: dict[str, list[tuple[str, str]]] = {
-        settings.workspaces_table: [keys.workspace(workspace_id),
-                                    keys.widget_key(workspace_id, key_id)],
+        settings.workspaces_table: [
+            keys.workspace(workspace_id),
+            keys.widget_key(workspace_id, key_id),
+        ],
     }
     session_key = conversation_key = None
     if need_session:
@@ -91,8 +101,12 @@ def authenticate(settings: WidgetIngestSettings, *, widget_key: str | None, orig
 
     workspace_item = found.get((settings.workspaces_table, *keys.workspace(workspace_id)))
     key_item = found.get((settings.workspaces_table, *keys.widget_key(workspace_id, key_id)))
-    if (workspace_item is None or key_item is None or key_item.get("revoked_at")
-            or workspace_item.get("status") != "active"):
+    if (
+        workspace_item is None
+        or key_item is None
+        or key_item.get("revoked_at")
+        or workspace_item.get("status") != "active"
+    ):
         raise Unauthorized("Missing or unknown widget key.", code="invalid_widget_key")
     try:
         workspace = Workspace.model_validate(workspace_item)
@@ -100,8 +114,7 @@ def authenticate(settings: WidgetIngestSettings, *, widget_key: str | None, orig
         raise RuntimeError("stored workspace settings are invalid") from error
 
     if not cors.allowed(origin, workspace.settings.allowed_origins):
-        raise Forbidden("This origin is not allowed for the workspace.",
-                        code="origin_not_allowed")
+        raise Forbidden("This origin is not allowed for the workspace.", code="origin_not_allowed")
     if origin:
         state[cors.STATE_KEY] = origin
 
@@ -109,14 +122,16 @@ def authenticate(settings: WidgetIngestSettings, *, widget_key: str | None, orig
     if session_key is not None:
         session = found.get((settings.ephemeral_table, *session_key))
         if session is None:
-            raise Unauthorized("The session has expired or is not valid.",
-                               code="invalid_session")
+            raise Unauthorized("The session has expired or is not valid.", code="invalid_session")
         visitor_id = str(session["visitor_id"])
 
     conversation = None
     if conversation_id is not None:
-        conversation = found.get((settings.conversations_table, *conversation_key)
-                                 ) if conversation_key else None
+        conversation = (
+            found.get((settings.conversations_table, *conversation_key))
+            if conversation_key
+            else None
+        )
         if conversation is None or conversation.get("visitor_id") != visitor_id:
             raise NotFound("Conversation not found.")
     return WidgetCaller(workspace, key_id, client_ip, visitor_id, conversation)

@@ -25,7 +25,7 @@ from yoosr.models.widget import (
     WidgetConfigOut,
     WidgetLimits,
 )
-from yoosr.observability import logger
+from yoosr.observability import count, logger
 from yoosr.settings import WidgetIngestSettings
 from yoosr.store import conversations, ephemeral, visitors
 from yoosr.store.secrets import get_secret
@@ -36,6 +36,7 @@ DAY = 86_400
 
 # ---------------------------------------------------------------- helpers
 
+
 def _subject_key(settings: WidgetIngestSettings) -> str:
     return get_secret(settings.subject_hash_key_secret, settings.secret_max_age_seconds)
 
@@ -45,17 +46,24 @@ def _limit(settings: WidgetIngestSettings, caller: WidgetCaller, *, write: bool)
     window = settings.rate_window_seconds
     checks: list[tuple[str, str, int]] = []
     if caller.visitor_id is not None:
-        checks.append(("session_w" if write else "session_r", caller.visitor_id,
-                       settings.rate_session_writes if write else settings.rate_session_reads))
+        checks.append(
+            (
+                "session_w" if write else "session_r",
+                caller.visitor_id,
+                settings.rate_session_writes if write else settings.rate_session_reads,
+            )
+        )
     if write:
         ip_key = hashing.keyed_hash(_subject_key(settings), "ip", caller.client_ip)[:32]
         checks.append(("ip", ip_key, settings.rate_ip_writes))
         checks.append(("workspace", "all", settings.rate_workspace_writes))
     for dimension, subject, limit in checks:
-        hits, retry_after = ephemeral.count_hit(settings.ephemeral_table, caller.workspace_id,
-                                                dimension, subject, window)
+        hits, retry_after = ephemeral.count_hit(
+            settings.ephemeral_table, caller.workspace_id, dimension, subject, window
+        )
         if hits > limit:
             logger.info("rate limited", extra={"dimension": dimension})
+            count("RateLimited")
             raise RateLimited(retry_after)
 
 
@@ -66,53 +74,80 @@ def _retention_expiry(caller: WidgetCaller) -> int | None:
 
 def _message_out(item: dict[str, Any]) -> MessageOut:
     return MessageOut(
-        id=item["message_id"], conversation_id=item["conversation_id"],
-        sender_type=item["sender_type"], text=item["text"], created_at=item["created_at"],
-        client_message_id=item.get("client_message_id"), agent_id=item.get("agent_id"),
+        id=item["message_id"],
+        conversation_id=item["conversation_id"],
+        sender_type=item["sender_type"],
+        text=item["text"],
+        created_at=item["created_at"],
+        client_message_id=item.get("client_message_id"),
+        agent_id=item.get("agent_id"),
         buttons=item.get("buttons"),
     )
 
 
 def _conversation_out(item: dict[str, Any]) -> ConversationOut:
     return ConversationOut(
-        id=item["conversation_id"], status=item["status"], owner=item["owner"],
-        department_id=item.get("department_id"), assignee_id=item.get("assignee_id"),
-        queue_position=item.get("queue_position"), created_at=item["created_at"],
+        id=item["conversation_id"],
+        status=item["status"],
+        owner=item["owner"],
+        department_id=item.get("department_id"),
+        assignee_id=item.get("assignee_id"),
+        queue_position=item.get("queue_position"),
+        created_at=item["created_at"],
         last_activity_at=item["last_activity_at"],
         last_message_preview=item.get("last_message_preview"),
-        message_count=int(item.get("message_count", 0)), csat_rating=item.get("csat_rating"),
+        message_count=int(item.get("message_count", 0)),
+        csat_rating=item.get("csat_rating"),
     )
 
 
-def _visitor_message(caller: WidgetCaller, conversation_id: str, client_message_id: str,
-                     text: str) -> tuple[dict[str, Any], str]:
+def _visitor_message(
+    caller: WidgetCaller, conversation_id: str, client_message_id: str, text: str
+) -> tuple[dict[str, Any], str]:
     """A visitor message item (card numbers redacted) and the digest of what was sent."""
     item = conversations.message_item(
-        caller.workspace_id, conversation_id, ids.new_id("msg"), "visitor",
-        redact_card_numbers(text), clock.iso(), _retention_expiry(caller),
+        caller.workspace_id,
+        conversation_id,
+        ids.new_id("msg"),
+        "visitor",
+        redact_card_numbers(text),
+        clock.iso(),
+        _retention_expiry(caller),
         {"client_message_id": client_message_id, "visitor_id": caller.visitor_id},
     )
     return item, ids.digest(text)
 
 
-def _contact_fields(settings: WidgetIngestSettings, workspace_id: str, name: str | None,
-                    email: str | None, phone: str | None) -> dict[str, Any]:
+def _contact_fields(
+    settings: WidgetIngestSettings,
+    workspace_id: str,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+) -> dict[str, Any]:
     """Attributes plus the keyed hashes the privacy lookup indexes need."""
     fields: dict[str, Any] = {}
     if name is not None:
         fields["name"] = name
     if email is not None:
         fields["email"] = email
-        fields["email_key"] = workspace_id + "#" + hashing.keyed_hash(
-            _subject_key(settings), "email", hashing.normalise_email(email))
+        fields["email_key"] = (
+            workspace_id
+            + "#"
+            + hashing.keyed_hash(_subject_key(settings), "email", hashing.normalise_email(email))
+        )
     if phone is not None:
         fields["phone"] = phone
-        fields["phone_key"] = workspace_id + "#" + hashing.keyed_hash(
-            _subject_key(settings), "phone", hashing.normalise_phone(phone))
+        fields["phone_key"] = (
+            workspace_id
+            + "#"
+            + hashing.keyed_hash(_subject_key(settings), "phone", hashing.normalise_phone(phone))
+        )
     return fields
 
 
 # ---------------------------------------------------------------- use cases
+
 
 def widget_config(caller: WidgetCaller) -> WidgetConfigOut:
     settings = caller.workspace.settings
@@ -133,9 +168,14 @@ def widget_config(caller: WidgetCaller) -> WidgetConfigOut:
     )
 
 
-def create_session(settings: WidgetIngestSettings, caller: WidgetCaller, body: SessionCreate,
-                   user_agent: str | None, accept_language: str | None,
-                   viewer_country: str | None) -> SessionOut:
+def create_session(
+    settings: WidgetIngestSettings,
+    caller: WidgetCaller,
+    body: SessionCreate,
+    user_agent: str | None,
+    accept_language: str | None,
+    viewer_country: str | None,
+) -> SessionOut:
     _limit(settings, caller, write=True)
     workspace = caller.workspace
     device = {
@@ -149,83 +189,117 @@ def create_session(settings: WidgetIngestSettings, caller: WidgetCaller, body: S
     if identity is not None and identity.user_hash is not None:
         secret = workspace.settings.identity_secret
         if not secret or not hashing.identity_valid(secret, identity.user_id, identity.user_hash):
-            raise Unauthorized("The identity could not be verified.",
-                               code="identity_verification_failed")
+            raise Unauthorized(
+                "The identity could not be verified.", code="identity_verification_failed"
+            )
         verified = True
     elif identity is not None and workspace.settings.identity_verification_required:
-        raise Unauthorized("This workspace requires a verified identity (user_hash).",
-                           code="identity_verification_required")
+        raise Unauthorized(
+            "This workspace requires a verified identity (user_hash).",
+            code="identity_verification_required",
+        )
 
-    attributes = _contact_fields(settings, caller.workspace_id,
-                                 identity.name if identity else None,
-                                 identity.email if identity else None, None)
+    attributes = _contact_fields(
+        settings,
+        caller.workspace_id,
+        identity.name if identity else None,
+        identity.email if identity else None,
+        None,
+    )
     new_visitor = visitors.new_visitor_item(
-        caller.workspace_id, ids.new_id("vis"), attributes, device, verified)
+        caller.workspace_id, ids.new_id("vis"), attributes, device, verified
+    )
     if verified:
         assert identity is not None
         user_key = hashing.keyed_hash(_subject_key(settings), "user", identity.user_id)
-        visitor_id = visitors.find_identified(settings.visitors_table, caller.workspace_id,
-                                              user_key)
+        visitor_id = visitors.find_identified(
+            settings.visitors_table, caller.workspace_id, user_key
+        )
         if visitor_id is None:
-            visitor_id = visitors.create_identified(settings.visitors_table, new_visitor,
-                                                    user_key)
+            visitor_id = visitors.create_identified(settings.visitors_table, new_visitor, user_key)
         if visitor_id != new_visitor["visitor_id"]:
-            visitors.touch(settings.visitors_table, caller.workspace_id, visitor_id,
-                           {"last_seen_at": clock.iso(), "device": device, **attributes})
+            visitors.touch(
+                settings.visitors_table,
+                caller.workspace_id,
+                visitor_id,
+                {"last_seen_at": clock.iso(), "device": device, **attributes},
+            )
     else:
         visitors.create(settings.visitors_table, new_visitor)
         visitor_id = new_visitor["visitor_id"]
 
     token = ids.new_token(SESSION_TOKEN_PREFIX)
     expires_at = clock.epoch() + settings.session_ttl_hours * 3600
-    ephemeral.put_session(settings.ephemeral_table, ephemeral.session_item(
-        caller.workspace_id, ids.digest(token), visitor_id, expires_at))
-    logger.info("session created", extra={"workspace_id": caller.workspace_id,
-                                          "identity_verified": verified})
-    return SessionOut(session_token=token, visitor_id=visitor_id,
-                      expires_at=clock.iso_from_epoch(expires_at))
+    ephemeral.put_session(
+        settings.ephemeral_table,
+        ephemeral.session_item(caller.workspace_id, ids.digest(token), visitor_id, expires_at),
+    )
+    count("SessionsCreated")
+    logger.info(
+        "session created",
+        extra={"workspace_id": caller.workspace_id, "identity_verified": verified},
+    )
+    return SessionOut(
+        session_token=token, visitor_id=visitor_id, expires_at=clock.iso_from_epoch(expires_at)
+    )
 
 
-def update_visitor(settings: WidgetIngestSettings, caller: WidgetCaller, body: VisitorUpdate
-                   ) -> VisitorOut:
+def update_visitor(
+    settings: WidgetIngestSettings, caller: WidgetCaller, body: VisitorUpdate
+) -> VisitorOut:
     visitor_id = caller.require_visitor()
     _limit(settings, caller, write=True)
     given = body.model_dump(include=body.model_fields_set)
-    set_fields = _contact_fields(settings, caller.workspace_id, given.get("name"),
-                                 given.get("email"), given.get("phone"))
+    set_fields = _contact_fields(
+        settings, caller.workspace_id, given.get("name"), given.get("email"), given.get("phone")
+    )
     removed = [name for name, value in given.items() if value is None]
     removed += [f"{name}_key" for name in removed if name in ("email", "phone")]
     try:
-        item = visitors.update_attributes(settings.visitors_table, caller.workspace_id,
-                                          visitor_id, set_fields, removed)
+        item = visitors.update_attributes(
+            settings.visitors_table, caller.workspace_id, visitor_id, set_fields, removed
+        )
     except ConditionFailed as error:
-        raise Unauthorized("The session has expired or is not valid.",
-                           code="invalid_session") from error
-    return VisitorOut(visitor_id=visitor_id, name=item.get("name"), email=item.get("email"),
-                      phone=item.get("phone"),
-                      identity_verified=bool(item.get("identity_verified")))
+        raise Unauthorized(
+            "The session has expired or is not valid.", code="invalid_session"
+        ) from error
+    return VisitorOut(
+        visitor_id=visitor_id,
+        name=item.get("name"),
+        email=item.get("email"),
+        phone=item.get("phone"),
+        identity_verified=bool(item.get("identity_verified")),
+    )
 
 
-def start_conversation(settings: WidgetIngestSettings, caller: WidgetCaller,
-                       body: ConversationStart) -> tuple[ConversationStarted, bool]:
+def start_conversation(
+    settings: WidgetIngestSettings, caller: WidgetCaller, body: ConversationStart
+) -> tuple[ConversationStarted, bool]:
     visitor_id = caller.require_visitor()
     _limit(settings, caller, write=True)
     conversation_id = ids.new_id("conv")
     expires_at = _retention_expiry(caller)
-    item = conversations.conversation_item(caller.workspace_id, conversation_id, visitor_id,
-                                           clock.iso(), expires_at, owner="bot")
+    item = conversations.conversation_item(
+        caller.workspace_id, conversation_id, visitor_id, clock.iso(), expires_at, owner="bot"
+    )
     first = None
     if body.message is not None:
-        message, digest = _visitor_message(caller, conversation_id,
-                                           body.message.client_message_id, body.message.text)
+        message, digest = _visitor_message(
+            caller, conversation_id, body.message.client_message_id, body.message.text
+        )
         first = (message, body.message.client_message_id, digest)
     dedupe = body.client_conversation_id or (
-        f"m:{body.message.client_message_id}" if body.message else None)
+        f"m:{body.message.client_message_id}" if body.message else None
+    )
     conversation, message_written = conversations.start(
-        settings.conversations_table, item, dedupe, first)
+        settings.conversations_table, item, dedupe, first
+    )
     if conversation.created:
-        logger.info("conversation started", extra={"workspace_id": caller.workspace_id,
-                                                   "conversation_id": conversation_id})
+        count("ConversationsStarted")
+        logger.info(
+            "conversation started",
+            extra={"workspace_id": caller.workspace_id, "conversation_id": conversation_id},
+        )
     out = ConversationStarted(
         **_conversation_out(conversation.item).model_dump(),
         message=_message_out(message_written.item) if message_written else None,
@@ -233,53 +307,77 @@ def start_conversation(settings: WidgetIngestSettings, caller: WidgetCaller,
     return out, conversation.created
 
 
-def list_conversations(settings: WidgetIngestSettings, caller: WidgetCaller, limit: int,
-                       cursor: str | None) -> Page[ConversationOut]:
+def list_conversations(
+    settings: WidgetIngestSettings, caller: WidgetCaller, limit: int, cursor: str | None
+) -> Page[ConversationOut]:
     visitor_id = caller.require_visitor()
     _limit(settings, caller, write=False)
     items, next_cursor = conversations.list_for_visitor(
-        settings.conversations_table, caller.workspace_id, visitor_id, limit, cursor)
-    return Page[ConversationOut](items=[_conversation_out(i) for i in items],
-                                 next_cursor=next_cursor)
+        settings.conversations_table, caller.workspace_id, visitor_id, limit, cursor
+    )
+    return Page[ConversationOut](
+        items=[_conversation_out(i) for i in items], next_cursor=next_cursor
+    )
 
 
-def post_message(settings: WidgetIngestSettings, caller: WidgetCaller, client_message_id: str,
-                 text: str) -> tuple[MessageOut, bool]:
+def post_message(
+    settings: WidgetIngestSettings, caller: WidgetCaller, client_message_id: str, text: str
+) -> tuple[MessageOut, bool]:
     visitor_id = caller.require_visitor()
     conversation = caller.require_conversation()
     _limit(settings, caller, write=True)
-    message, digest = _visitor_message(caller, conversation["conversation_id"],
-                                       client_message_id, text)
+    message, digest = _visitor_message(
+        caller, conversation["conversation_id"], client_message_id, text
+    )
     try:
         written = conversations.append_visitor_message(
-            settings.conversations_table, visitor_id, message, client_message_id, digest,
-            _retention_expiry(caller))
+            settings.conversations_table,
+            visitor_id,
+            message,
+            client_message_id,
+            digest,
+            _retention_expiry(caller),
+        )
     except LookupError as error:
         raise NotFound("Conversation not found.") from error
     except ValueError as error:
-        raise Conflict("This client_message_id was already used for a different message.",
-                       code="client_message_id_reused") from error
+        raise Conflict(
+            "This client_message_id was already used for a different message.",
+            code="client_message_id_reused",
+        ) from error
     if written.created:
-        logger.info("message accepted", extra={"workspace_id": caller.workspace_id,
-                                               "conversation_id": message["conversation_id"],
-                                               "message_id": message["message_id"]})
+        count("MessagesAccepted")
+        logger.info(
+            "message accepted",
+            extra={
+                "workspace_id": caller.workspace_id,
+                "conversation_id": message["conversation_id"],
+                "message_id": message["message_id"],
+            },
+        )
     return _message_out(written.item), written.created
 
 
-def list_messages(settings: WidgetIngestSettings, caller: WidgetCaller, after: str | None,
-                  limit: int) -> Page[MessageOut]:
+def list_messages(
+    settings: WidgetIngestSettings, caller: WidgetCaller, after: str | None, limit: int
+) -> Page[MessageOut]:
     caller.require_visitor()
     conversation = caller.require_conversation()
     _limit(settings, caller, write=False)
     items, more = conversations.list_messages(
-        settings.conversations_table, caller.workspace_id, conversation["conversation_id"],
-        after, limit)
+        settings.conversations_table,
+        caller.workspace_id,
+        conversation["conversation_id"],
+        after,
+        limit,
+    )
     out = [_message_out(item) for item in items]
     return Page[MessageOut](items=out, next_cursor=out[-1].id if more and out else None)
 
 
-def rate_conversation(settings: WidgetIngestSettings, caller: WidgetCaller, body: CsatIn
-                      ) -> CsatOut:
+def rate_conversation(
+    settings: WidgetIngestSettings, caller: WidgetCaller, body: CsatIn
+) -> CsatOut:
     visitor_id = caller.require_visitor()
     conversation = caller.require_conversation()
     _limit(settings, caller, write=True)
@@ -287,13 +385,24 @@ def rate_conversation(settings: WidgetIngestSettings, caller: WidgetCaller, body
         raise Conflict("This conversation was already rated.", code="csat_already_submitted")
     comment = redact_card_numbers(body.comment.strip()) if body.comment else None
     try:
-        item = conversations.rate(settings.conversations_table, caller.workspace_id,
-                                  conversation["conversation_id"], visitor_id, body.rating,
-                                  comment or None)
+        item = conversations.rate(
+            settings.conversations_table,
+            caller.workspace_id,
+            conversation["conversation_id"],
+            visitor_id,
+            body.rating,
+            comment or None,
+        )
     except FileExistsError as error:
-        raise Conflict("This conversation was already rated.",
-                       code="csat_already_submitted") from error
+        raise Conflict(
+            "This conversation was already rated.", code="csat_already_submitted"
+        ) from error
     except LookupError as error:
         raise NotFound("Conversation not found.") from error
-    return CsatOut(conversation_id=item["conversation_id"], rating=item["rating"],
-                   comment=item["comment"], created_at=item["created_at"])
+    count("CsatSubmitted")
+    return CsatOut(
+        conversation_id=item["conversation_id"],
+        rating=item["rating"],
+        comment=item["comment"],
+        created_at=item["created_at"],
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks: cold start and DynamoDB cost (python bench/run.py)."""

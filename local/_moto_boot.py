@@ -27,6 +27,21 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+
+def _apply_moto_fixes() -> None:
+    """Load local/moto_fixes.py by path: run with -P, this script's folder is not importable."""
+    import importlib.util  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location(
+        "yoosr_moto_fixes", Path(__file__).with_name("moto_fixes.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.apply()
+
+
 WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
@@ -52,7 +67,7 @@ class SerializedApp:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if True or _may_long_poll(environ):
+        if _may_long_poll(environ):
             return self._app(environ, start_response)
         with self._lock:
             # The body is produced inside the lock too: moto may build it lazily.
@@ -62,6 +77,7 @@ class SerializedApp:
 def main(argv: list[str]) -> int:
     host, port = argv[1], int(argv[2])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _apply_moto_fixes()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()

@@ -24,7 +24,8 @@ MAX_RETRY_DELAY_S = 2.0
 @dataclass
 class _Shard:
     shard_id: str
-    iterator: str | None
+    after: str | None = None
+    """Sequence number of the last record read; None before the first."""
 
 
 def _attribute_value(value: Any) -> Any:
@@ -100,18 +101,18 @@ class StreamPoller(Poller):
         self._buffers: dict[str, list[dict[str, Any]]] = {}
 
     def start(self) -> None:
-        # Iterators are taken now, not in the thread: LATEST means "after what exists at start".
-        # moto keeps one shard per stream, which never splits, so shards are read once here.
+        # The start position is fixed now, not in the thread: LATEST means "after what exists
+        # when the stack starts". moto keeps one shard per stream that never splits.
         description = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description.get("Shards", []):
-            shard_id = shard["ShardId"]
-            iterator = self._client.get_shard_iterator(
-                StreamArn=self.stream_arn,
-                ShardId=shard_id,
-                ShardIteratorType=self.source.starting_position,
-            )["ShardIterator"]
-            self._shards[shard_id] = _Shard(shard_id, iterator)
-            self._buffers[shard_id] = []
+            state = _Shard(shard["ShardId"])
+            if self.source.starting_position == "LATEST":
+                # Read past what is there (bounded) to learn where "now" is.
+                for _ in range(1000):
+                    if not self._fetch(state, 1000):
+                        break
+            self._shards[state.shard_id] = state
+            self._buffers[state.shard_id] = []
         super().start()
 
     def poll_once(self) -> bool:
@@ -121,14 +122,21 @@ class StreamPoller(Poller):
         return busy
 
     def _fetch(self, shard: _Shard, limit: int) -> list[dict[str, Any]]:
-        if shard.iterator is None:
-            return []
-        response = self._client.get_records(ShardIterator=shard.iterator, Limit=limit)
-        shard.iterator = response.get("NextShardIterator")
-        return [
-            lambda_stream_record(r, self.stream_arn, self._region)
-            for r in response.get("Records", [])
-        ]
+        # A fresh iterator per read rather than NextShardIterator: moto iterators hold on to a
+        # shard object, which moto replaces when it rolls a table back (see moto_fixes.py);
+        # a position by sequence number always reads the table's current shard.
+        position: dict[str, str] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.after}
+            if shard.after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self._client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, **position
+        )["ShardIterator"]
+        raw = self._client.get_records(ShardIterator=iterator, Limit=limit).get("Records", [])
+        if raw:
+            shard.after = str(raw[-1]["dynamodb"]["SequenceNumber"])
+        return [lambda_stream_record(r, self.stream_arn, self._region) for r in raw]
 
     def _poll_shard(self, shard: _Shard) -> bool:
         source = self.source

@@ -160,6 +160,40 @@ def test_function_error_bisects_and_only_the_bad_record_fails(fixture_stack: Sta
     assert info["startSequenceNumber"] == bad[0]["dynamodb"]["SequenceNumber"]
 
 
+def test_cancelled_transaction_leaves_no_stream_records(fixture_stack: Stack) -> None:
+    # Given a transaction whose condition check fails after a Put
+    dynamodb = client(fixture_stack, "dynamodb")
+    put_events(fixture_stack, {"pk": "tx-guard", "kind": "note"})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": "fixture-EventsTable",
+                        "Item": {
+                            "pk": {"S": "tx-phantom"},
+                            "sk": {"S": "v1"},
+                            "kind": {"S": "order"},
+                        },
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "fixture-EventsTable",
+                        "Key": {"pk": {"S": "tx-guard"}, "sk": {"S": "v1"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    # When a later write happens
+    put_events(fixture_stack, {"pk": "after-cancel", "kind": "order"})
+    assert fixture_stack.drain(30)
+    # Then the cancelled Put never reached the consumer, and the later write did
+    assert deliveries(fixture_stack, "stream#tx-phantom") == []
+    assert len(deliveries(fixture_stack, "stream#after-cancel")) == 1
+
+
 def test_latest_starting_position_skips_what_was_there(fixture_stack: Stack) -> None:
     (source,) = fixture_stack.template.stream_sources
     seen: list[str] = []

@@ -43,5 +43,5 @@ def apply() -> None:
                     shard.table = table
             raise
 
-    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     _APPLIED = True

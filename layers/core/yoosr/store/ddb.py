@@ -91,6 +91,11 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
+def _with(args: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    """Request arguments plus the optional ones that were given (DynamoDB rejects empties)."""
+    return {**args, **{name: value for name, value in optional.items() if value}}
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -138,13 +143,12 @@ def put(
     names: dict[str, str] | None = None,
     vals: dict[str, Any] | None = None,
 ) -> None:
-    args: dict[str, Any] = {"TableName": table, "Item": to_av(item)}
-    if condition:
-        args["ConditionExpression"] = condition
-    if names:
-        args["ExpressionAttributeNames"] = names
-    if vals:
-        args["ExpressionAttributeValues"] = vals
+    args = _with(
+        {"TableName": table, "Item": to_av(item)},
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=vals,
+    )
     try:
         aws.client("dynamodb").put_item(**args)
     except ClientError as error:
@@ -164,18 +168,17 @@ def update(
     vals: dict[str, Any] | None = None,
     return_values: str = "NONE",
 ) -> Item:
-    args: dict[str, Any] = {
-        "TableName": table,
-        "Key": key(pk, sk),
-        "UpdateExpression": expression,
-        "ReturnValues": return_values,
-    }
-    if condition:
-        args["ConditionExpression"] = condition
-    if names:
-        args["ExpressionAttributeNames"] = names
-    if vals:
-        args["ExpressionAttributeValues"] = vals
+    args = _with(
+        {
+            "TableName": table,
+            "Key": key(pk, sk),
+            "UpdateExpression": expression,
+            "ReturnValues": return_values,
+        },
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=vals,
+    )
     try:
         response = aws.client("dynamodb").update_item(**args)
     except ClientError as error:
@@ -236,20 +239,18 @@ def query(
     start_key: dict[str, Any] | None = None,
 ) -> tuple[list[Item], dict[str, Any] | None]:
     """One page of a Query; returns (live items, LastEvaluatedKey in attribute-value form)."""
-    args: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeValues": vals,
-        "ScanIndexForward": forward,
-    }
-    if index:
-        args["IndexName"] = index
-    if names:
-        args["ExpressionAttributeNames"] = names
-    if limit:
-        args["Limit"] = limit
-    if start_key:
-        args["ExclusiveStartKey"] = start_key
+    args = _with(
+        {
+            "TableName": table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": vals,
+            "ScanIndexForward": forward,
+        },
+        IndexName=index,
+        ExpressionAttributeNames=names,
+        Limit=limit,
+        ExclusiveStartKey=start_key,
+    )
     response = aws.client("dynamodb").query(**args)
     items = live_only(from_av(av) for av in response.get("Items", []))
     return items, response.get("LastEvaluatedKey")

@@ -40,6 +40,11 @@ def load_function(folder: str) -> ModuleType:
     name = f"yoosr_function_{folder}"
     if name in sys.modules:
         return sys.modules[name]
+    # Lambda puts the function folder on sys.path; sibling glue modules are named after the
+    # function (agent_routing_team.py …) so folders never clash in one test process.
+    function_dir = str(ROOT / "functions" / folder)
+    if function_dir not in sys.path:
+        sys.path.append(function_dir)
     spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / folder / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

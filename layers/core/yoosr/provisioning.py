@@ -23,7 +23,7 @@ def provision_workspace(
     """The workspace of a Clerk organization, created once (idempotent by construction)."""
     workspace_id = ids.workspace_id_for_org(org_id)
     validated = WorkspaceSettings.model_validate(settings or {}).model_dump(mode="json")
-    created = workspaces.create_workspace(table, workspace_id, name, validated)
+    created = workspaces.create_workspace(table, workspace_id, name, validated, org_id=org_id)
     return ProvisionedWorkspace(workspace_id, created)
 
 

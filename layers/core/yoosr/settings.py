@@ -35,6 +35,34 @@ class WidgetIngestSettings(BaseFunctionSettings):
     rate_workspace_writes: int = 3_000
 
 
+class DashboardSettings(BaseFunctionSettings):
+    """What every dashboard function needs to verify Clerk tokens and find the workspace."""
+
+    workspaces_table: str
+    clerk_issuer: str
+    clerk_jwks_url: str = ""
+    clerk_pem_public_key: str = ""
+    clerk_authorized_parties: str = ""
+    token_leeway_seconds: int = 5
+    max_body_bytes: int = 65_536
+
+    @property
+    def authorized_parties(self) -> list[str]:
+        return [p.strip() for p in self.clerk_authorized_parties.split(",") if p.strip()]
+
+    def __hash__(self) -> int:  # frozen settings key the verifier cache
+        return hash(self.model_dump_json())
+
+
+class WorkspaceAdminSettings(DashboardSettings):
+    pass
+
+
+class AgentRoutingSettings(DashboardSettings):
+    conversations_table: str
+    visitors_table: str
+
+
 class InboxEventsSettings(BaseFunctionSettings):
     conversations_table: str
 

@@ -55,6 +55,7 @@ class WorkspaceSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     allowed_origins: list[str] = Field(default_factory=list)
+    allowed_dashboard_origins: list[str] = Field(default_factory=list)
     identity_verification_required: bool = False
     identity_secret: str | None = None
     greeting: str = "Hi! How can we help you today?"
@@ -68,6 +69,7 @@ class Workspace(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     workspace_id: str
+    org_id: str | None = None
     name: str
     status: str
     settings: WorkspaceSettings

@@ -24,6 +24,10 @@ def widget_key(ws: str, key_id: str) -> tuple[str, str]:
     return ws, WIDGET_KEY_PREFIX + key_id
 
 
+def agent(ws: str, user_id: str) -> tuple[str, str]:
+    return ws, f"AGENT#{user_id}"
+
+
 def conversation_pk(ws: str, conversation_id: str) -> str:
     return f"{ws}#CONV#{conversation_id}"
 

@@ -9,7 +9,8 @@ from yoosr.errors import ConditionFailed
 from yoosr.store import ddb, keys
 
 
-def create_workspace(table: str, workspace_id: str, name: str, settings: dict[str, Any]) -> bool:
+def create_workspace(table: str, workspace_id: str, name: str, settings: dict[str, Any],
+                     org_id: str | None = None) -> bool:
     """Create a workspace once; False when it already exists (provisioning is idempotent)."""
     pk, sk = keys.workspace(workspace_id)
     item = {
@@ -20,6 +21,7 @@ def create_workspace(table: str, workspace_id: str, name: str, settings: dict[st
         "name": name,
         "status": "active",
         "settings": settings,
+        "org_id": org_id,
         "created_at": clock.iso(),
     }
     try:

@@ -1,0 +1,1 @@
+"""The dashboard API's identity: Clerk session tokens, workspaces from organizations, roles."""

@@ -1,0 +1,134 @@
+"""Who may call which dashboard route.
+
+One table maps every dashboard route (method + path template, exactly as declared in
+template.yaml and in the function's FastAPI app) to its minimum role. A route missing from the
+table is refused for everyone (default deny), and a test fails when a function serves a route
+the table does not list.
+
+The workspace is the verified token's organization, provisioned on its first call; it is never
+taken from a path or a body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from yoosr import clock, ids
+from yoosr.dashboard.clerk import ROLE_RANK, ClerkVerifier, KeySource, Role, role_for
+from yoosr.errors import Forbidden, Unauthorized
+from yoosr.models.workspace import Workspace
+from yoosr.settings import DashboardSettings
+from yoosr.store import agents, ddb, keys, workspaces
+
+ADMIN: Role = "admin"
+AGENT: Role = "agent"
+
+ROUTE_ROLES: dict[tuple[str, str], Role] = {
+    # workspace function
+    ("GET", "/v1/workspace"): ADMIN,
+    ("PATCH", "/v1/workspace"): ADMIN,
+    ("POST", "/v1/workspace/identity-secret"): ADMIN,
+    ("GET", "/v1/workspace/widget-keys"): ADMIN,
+    ("POST", "/v1/workspace/widget-keys"): ADMIN,
+    ("GET", "/v1/workspace/widget-keys/{key_id}"): ADMIN,
+    ("DELETE", "/v1/workspace/widget-keys/{key_id}"): ADMIN,
+    # agent_routing function: team
+    ("GET", "/v1/departments"): AGENT,
+    ("POST", "/v1/departments"): ADMIN,
+    ("GET", "/v1/departments/{department_id}"): AGENT,
+    ("PATCH", "/v1/departments/{department_id}"): ADMIN,
+    ("DELETE", "/v1/departments/{department_id}"): ADMIN,
+    ("GET", "/v1/agents"): AGENT,
+    ("PATCH", "/v1/agents/{user_id}"): ADMIN,
+    ("PUT", "/v1/agents/me/status"): AGENT,
+    ("GET", "/v1/labels"): AGENT,
+    ("POST", "/v1/labels"): ADMIN,
+    ("GET", "/v1/labels/{label_id}"): AGENT,
+    ("PATCH", "/v1/labels/{label_id}"): ADMIN,
+    ("DELETE", "/v1/labels/{label_id}"): ADMIN,
+    ("GET", "/v1/canned-responses"): AGENT,
+    ("POST", "/v1/canned-responses"): ADMIN,
+    ("GET", "/v1/canned-responses/{canned_id}"): AGENT,
+    ("PATCH", "/v1/canned-responses/{canned_id}"): ADMIN,
+    ("DELETE", "/v1/canned-responses/{canned_id}"): ADMIN,
+    # agent_routing function: conversations
+    ("GET", "/v1/conversations"): AGENT,
+    ("GET", "/v1/conversations/{conversation_id}"): AGENT,
+    ("GET", "/v1/conversations/{conversation_id}/messages"): AGENT,
+    ("POST", "/v1/conversations/{conversation_id}/messages"): AGENT,
+    ("POST", "/v1/conversations/{conversation_id}/assign"): AGENT,
+    ("POST", "/v1/conversations/{conversation_id}/resolve"): AGENT,
+    ("POST", "/v1/conversations/{conversation_id}/reopen"): AGENT,
+    ("POST", "/v1/conversations/{conversation_id}/labels"): AGENT,
+}
+
+
+@dataclass(frozen=True)
+class DashboardCaller:
+    workspace: Workspace
+    org_id: str
+    user_id: str
+    session_id: str
+    role: Role
+    actor: str | None = None
+
+    @property
+    def workspace_id(self) -> str:
+        return self.workspace.workspace_id
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+
+@cache
+def verifier(settings: DashboardSettings) -> ClerkVerifier:
+    keys_source = KeySource(
+        jwks_url=settings.clerk_jwks_url or f"{settings.clerk_issuer.rstrip('/')}"
+        "/.well-known/jwks.json",
+        pem=settings.clerk_pem_public_key or None,
+    )
+    return ClerkVerifier(settings.clerk_issuer, keys_source, settings.token_leeway_seconds)
+
+
+def minimum_role(method: str, path_template: str) -> Role | None:
+    return ROUTE_ROLES.get((method.upper(), path_template))
+
+
+def authenticate(settings: DashboardSettings, authorization: str | None, method: str,
+                 path_template: str) -> DashboardCaller:
+    """Verify the bearer token, resolve workspace and role, and apply the route table."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A Clerk session token is required.", code="missing_token")
+    claims = verifier(settings).verify(token.strip())
+    if not claims.org_id:
+        raise Forbidden("Select an organization first: the token has none.",
+                        code="no_organization")
+    role = role_for(claims.org_role)
+    workspace_id = ids.workspace_id_for_org(claims.org_id)
+    table = settings.workspaces_table
+    found = ddb.batch_get({table: [keys.workspace(workspace_id),
+                                   keys.agent(workspace_id, claims.user_id)]})
+    item = found.get((table, *keys.workspace(workspace_id)))
+    if item is None:
+        workspaces.create_workspace(table, workspace_id, claims.org_id, {}, org_id=claims.org_id)
+        item = ddb.get(table, *keys.workspace(workspace_id))
+        assert item is not None
+    workspace = Workspace.model_validate(item)
+    if workspace.status != "active":
+        raise Unauthorized("This workspace is disabled.", code="workspace_disabled")
+    allowed_parties = set(settings.authorized_parties) | set(
+        workspace.settings.allowed_dashboard_origins)
+    if allowed_parties and claims.azp not in allowed_parties:
+        raise Unauthorized("The session token is not valid.", code="invalid_token",
+                           details=[{"reason": "azp not allowed"}])
+    agent = found.get((table, *keys.agent(workspace_id, claims.user_id)))
+    if agent is None or agent.get("role") != role:
+        agents.ensure(table, workspace_id, claims.user_id, role, now=clock.iso())
+    minimum = minimum_role(method, path_template)
+    if minimum is None or ROLE_RANK[role] < ROLE_RANK[minimum]:
+        raise Forbidden("Your role may not do this.", code="forbidden")
+    return DashboardCaller(workspace, claims.org_id, claims.user_id, claims.session_id, role,
+                           claims.actor)

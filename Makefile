@@ -70,6 +70,13 @@ bench: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) scripts/export_openapi.py
 
+# A dashboard session token from the running `make dev` stack's development Clerk issuer:
+#   make token [WORKSPACE=acme] [ROLE=admin|agent] [USER_ID=user_…] [LIFETIME=seconds]
+.PHONY: token
+token: $(VENV)/.installed
+	@$(PY) -m local token --workspace $(or $(WORKSPACE),acme) --role $(or $(ROLE),admin) \
+		$(if $(USER_ID),--user $(USER_ID)) $(if $(LIFETIME),--lifetime $(LIFETIME))
+
 deploy: build
 	$(TOOLS)/bin/sam deploy --guided
 

@@ -19,11 +19,14 @@ Environment:
 
 Local-only endpoints (see local/server.py): GET /_local/health, GET /_local/routes,
 GET /_local/schedules, POST /_local/schedules/<Function>/<Event>, POST /_local/invoke/<Function>,
-POST /_local/drain?timeout=30. `drain` answers 200 {"drained": true} once every stream and queue
-poller has found nothing new in a poll that began after the call, with no consumer doing work in
-between (so chains of consumers settle too); 504 if that takes longer than the timeout. Stream
-records being retried count as work; SQS messages waiting out a visibility timeout do not.
+POST /_local/drain?timeout=30, GET /_local/clerk/.well-known/jwks.json (the development Clerk
+issuer: ClerkIssuer and ClerkAuthorizedParties point at the stack unless overridden).
+`drain` answers 200 {"drained": true} once every stream and queue poller has found nothing new
+in a poll that began after the call, with no consumer doing work in between (so chains of
+consumers settle too); 504 if that takes longer than the timeout. Stream records being retried
+count as work; SQS messages waiting out a visibility timeout do not.
 
-CLI against a running stack: `python -m local fire <Function> <Event>`, `python -m local drain`.
+CLI against a running stack: `python -m local fire <Function> <Event>`, `python -m local drain`,
+`python -m local token --workspace acme --role admin|agent` (a dashboard session token).
 Tests use `local.template.load_template` and `local.resources.create_resources` directly.
 """

@@ -3,6 +3,9 @@
 python -m local                         start (Ctrl-C or SIGTERM stops it)
 python -m local fire <Function> <Event> fire a Schedule/ScheduleV2 event now
 python -m local drain [--timeout 30]    wait until stream and queue consumers caught up
+python -m local token [--workspace acme] [--role admin|agent] [--user ID] [--lifetime S]
+                                        print a dashboard session token of the running stack's
+                                        development Clerk issuer
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from local.clerk import CLERK_ROLES, KEY_FILE, MAX_LIFETIME_S, DevIssuer, demo_user_id
 from local.stack import FAKE_CREDENTIALS, Stack, StackConfig
 
 
@@ -90,10 +94,13 @@ def run() -> int:
     return 0
 
 
-def _api_url() -> str:
+def _local_dir() -> Path:
     default_dir = Path(__file__).resolve().parent.parent / ".yoosr-local"
-    local_dir = Path(os.environ.get("YOOSR_LOCAL_DIR") or default_dir)
-    credentials = local_dir / "credentials.json"
+    return Path(os.environ.get("YOOSR_LOCAL_DIR") or default_dir)
+
+
+def _api_url() -> str:
+    credentials = _local_dir() / "credentials.json"
     if credentials.exists():
         return str(json.loads(credentials.read_text(encoding="utf-8"))["api_url"])
     return f"http://127.0.0.1:{os.environ.get('YOOSR_PORT', '3000')}"
@@ -110,6 +117,53 @@ def _post(path: str, timeout_s: float, body: bytes | None = None) -> tuple[int, 
         return error.code, json.loads(error.read() or b"null")
 
 
+def mint_token(args: argparse.Namespace) -> int:
+    """Print a session token signed with the running stack's development key."""
+    local_dir = _local_dir()
+    credentials = local_dir / "credentials.json"
+    if not credentials.exists():
+        print(
+            f"no running local stack ({credentials} is missing): start it with `make dev`",
+            file=sys.stderr,
+        )
+        return 2
+    document = json.loads(credentials.read_text(encoding="utf-8"))
+    clerk = document.get("clerk")
+    if not clerk:
+        print(
+            "the running stack does not use its development Clerk issuer "
+            "(ClerkIssuer was overridden)",
+            file=sys.stderr,
+        )
+        return 2
+    org_id = args.org
+    if org_id is None:
+        workspace = document.get("workspaces", {}).get(args.workspace)
+        if not workspace or not workspace.get("org_id"):
+            known = ", ".join(sorted(document.get("workspaces", {}))) or "none"
+            print(
+                f"unknown workspace {args.workspace!r} (seeded: {known}); or give --org org_…",
+                file=sys.stderr,
+            )
+            return 2
+        org_id = workspace["org_id"]
+    if not 1 <= args.lifetime <= MAX_LIFETIME_S:
+        print(f"--lifetime must be 1..{MAX_LIFETIME_S} seconds", file=sys.stderr)
+        return 2
+    issuer = DevIssuer.load(clerk["issuer"], local_dir / clerk.get("key_file", KEY_FILE))
+    azp = args.azp or str(clerk["authorized_parties"]).split(",")[0] or None
+    token = issuer.mint(
+        None if args.no_org else org_id,
+        args.user or demo_user_id(args.workspace, args.role),
+        CLERK_ROLES[args.role],
+        lifetime_s=args.lifetime,
+        azp=azp,
+        version=args.claims_version,
+    )
+    print(token)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command")
@@ -120,10 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     fire.add_argument("--input", help="JSON event to send instead of the scheduled one")
     drain = commands.add_parser("drain", help="wait until stream and queue consumers caught up")
     drain.add_argument("--timeout", type=float, default=30.0)
+    token = commands.add_parser(
+        "token", help="print a dashboard session token signed by the running stack's issuer"
+    )
+    token.add_argument("--workspace", default="acme", help="seeded workspace (default acme)")
+    token.add_argument("--org", help="organization id instead of a seeded workspace's")
+    token.add_argument("--role", choices=("admin", "agent"), default="admin")
+    token.add_argument("--user", help="Clerk user id (default user_local_<workspace>_<role>)")
+    token.add_argument("--lifetime", type=int, default=12 * 3600, help="seconds (default 12 h)")
+    token.add_argument("--azp", help="authorized party (default: the stack's origin)")
+    token.add_argument("--no-org", action="store_true", help="no active organization")
+    token.add_argument(
+        "--claims-version", type=int, choices=(1, 2), default=2, help="Clerk token claims version"
+    )
     args = parser.parse_args(argv)
 
     if args.command in (None, "run"):
         return run()
+    if args.command == "token":
+        return mint_token(args)
     try:
         if args.command == "fire":
             body = args.input.encode() if args.input else None

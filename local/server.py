@@ -7,6 +7,7 @@
     POST /_local/schedules/<Function>/<Event>  fire one now (a JSON body replaces its Input)
     POST /_local/invoke/<Function>             invoke a function with the JSON body as event
     POST /_local/drain?timeout=30              wait until stream and queue pollers caught up
+    GET  /_local/clerk/.well-known/jwks.json   the development Clerk issuer's public keys
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             return _json(200, {"routes": routes})
         if method == "GET" and parts == ["schedules"]:
             return _json(200, {"schedules": stack.schedule_listing()})
+        if method == "GET" and parts == ["clerk", ".well-known", "jwks.json"]:
+            response = _json(200, stack.jwks())
+            response.headers.append(("cache-control", "public, max-age=300"))
+            return response
         if method == "POST" and parts == ["drain"]:
             timeout = float(query.get("timeout", ["30"])[0])
             drained = stack.drain(min(max(timeout, 0.0), 300.0))

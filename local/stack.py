@@ -18,6 +18,7 @@ from typing import IO, Any
 import boto3
 
 from local.apigw import Router
+from local.clerk import ISSUER_PATH, JWKS_PATH, KEY_FILE, DevIssuer, session_tokens
 from local.moto_server import MotoServer, port_is_free
 from local.pollers import Poller, drain
 from local.queues import QueuePoller
@@ -95,6 +96,7 @@ class Stack:
         self.pollers: list[Poller] = []
         self._resources: ResourceMap | None = None
         self.workspaces: dict[str, Any] = {}
+        self.dev_issuer: DevIssuer | None = None
         self._stop = threading.Event()
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
@@ -137,6 +139,7 @@ class Stack:
         config.local_dir.mkdir(parents=True, exist_ok=True)
         # Bind the API port first: a port clash should fail before anything else starts.
         self._api = ApiServer((config.host, config.port), self)
+        self._configure_dev_issuer()
         moto_port = config.moto_port
         if config.moto_port_fallback and moto_port and not port_is_free(config.host, moto_port):
             self.sink.write("stack", f"port {moto_port} is busy; moto takes a free port")
@@ -152,6 +155,7 @@ class Stack:
         self._start_pollers(clients)
         if config.seed:
             self.workspaces = self._seed()
+            self._add_dashboard_tokens()
         self._api_thread = threading.Thread(
             target=self._api.serve_forever, name="api", kwargs={"poll_interval": 0.2}, daemon=True
         )
@@ -239,6 +243,60 @@ class Stack:
             }
             for s in template.schedules
         ]
+
+    # ------------------------------------------------------------ dashboard identity
+
+    @property
+    def origins(self) -> list[str]:
+        """The stack's own origin under both loopback names (dashboards served from it)."""
+        port = self._api.server_address[1] if self._api is not None else self.config.port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+    @property
+    def clerk_issuer(self) -> str:
+        return f"{self.api_url}{ISSUER_PATH}"
+
+    def _configure_dev_issuer(self) -> None:
+        """A development Clerk issuer on this stack: its key pair (made at first start and
+        kept in the local dir), its JWKS served at /_local/clerk/.well-known/jwks.json, and
+        the template parameters that make the functions trust it. Parameters given in
+        YOOSR_LOCAL_PARAMETERS win (to try a real Clerk instance)."""
+        self.dev_issuer = DevIssuer.load_or_create(
+            self.clerk_issuer, self.config.local_dir / KEY_FILE
+        )
+        declared = self.template.raw.get("Parameters", {})
+        automatic = {
+            "ClerkIssuer": self.clerk_issuer,
+            "ClerkAuthorizedParties": ",".join(self.origins),
+        }
+        for name, value in automatic.items():
+            if name in declared and name not in self.config.parameters:
+                self.template.parameters[name] = value
+
+    @property
+    def dev_issuer_trusted(self) -> bool:
+        """Whether the functions verify tokens against this stack's development issuer."""
+        declared = self.template.raw.get("Parameters", {})
+        return (
+            self.dev_issuer is not None
+            and "ClerkIssuer" in declared
+            and self.template.parameter_value("ClerkIssuer") == self.clerk_issuer
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        assert self.dev_issuer is not None, "start() first"
+        return self.dev_issuer.jwks()
+
+    def _add_dashboard_tokens(self) -> None:
+        """An admin's and an agent's session token for each seeded workspace."""
+        if not self.dev_issuer_trusted:
+            return
+        assert self.dev_issuer is not None
+        for name, workspace in self.workspaces.items():
+            if isinstance(workspace, dict) and workspace.get("org_id"):
+                workspace.update(
+                    session_tokens(self.dev_issuer, name, workspace["org_id"], self.origins[0])
+                )
 
     # ------------------------------------------------------------ wiring
 
@@ -410,11 +468,18 @@ class Stack:
         return dict(workspaces or {})
 
     def _write_credentials(self) -> None:
-        document = {
+        document: dict[str, Any] = {
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint_url,
             "workspaces": self.workspaces,
         }
+        if self.dev_issuer_trusted:
+            document["clerk"] = {
+                "issuer": self.clerk_issuer,
+                "jwks_url": f"{self.api_url}{JWKS_PATH}",
+                "authorized_parties": self.template.parameter_value("ClerkAuthorizedParties"),
+                "key_file": KEY_FILE,
+            }
         path = self.credentials_path
         temporary = path.with_suffix(".tmp")
         # Written last and renamed into place: its existence means "ready".

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HTTP_FUNCTIONS = ("widget_ingest",)
+HTTP_FUNCTIONS = ("widget_ingest", "workspace", "agent_routing")
 # Settings need resource names; the schema does not depend on their values.
 PLACEHOLDER_ENV = {
     "YOOSR_WORKSPACES_TABLE": "schema",
@@ -21,6 +21,7 @@ PLACEHOLDER_ENV = {
     "YOOSR_VISITORS_TABLE": "schema",
     "YOOSR_EPHEMERAL_TABLE": "schema",
     "YOOSR_SUBJECT_HASH_KEY_SECRET": "schema",
+    "YOOSR_CLERK_ISSUER": "https://clerk.schema.example",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "Yoosr",
 }

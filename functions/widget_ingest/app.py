@@ -19,6 +19,7 @@ from yoosr.models.widget import (
     ConversationStarted,
     CsatIn,
     CsatOut,
+    HandoffIn,
     MessageIn,
     MessageOut,
     SessionCreate,
@@ -190,6 +191,25 @@ def list_messages(
     if after is not None and not ids.MESSAGE_ID.match(after):
         raise BadRequest("`after` must be a message id.", code="invalid_cursor")
     return service.list_messages(settings, caller, after, limit)
+
+
+@app.post(
+    "/v1/widget/conversations/{conversation_id}/handoff",
+    response_model=ConversationOut,
+    responses={
+        **ERROR_RESPONSES,
+        202: {"model": ConversationOut, "description": "Handed off: waiting for an agent"},
+    },
+)
+def request_human(
+    response: Response, caller: InConversation, body: HandoffIn | None = None
+) -> ConversationOut:
+    """The visitor asks for a human. 202 when the conversation was handed off now (an agent is
+    assigned automatically, or it waits in line: see queue_position and
+    inside_business_hours); 200 when humans already had it."""
+    conversation, handed_off = service.request_human(settings, caller, body or HandoffIn())
+    response.status_code = 202 if handed_off else 200
+    return conversation
 
 
 @app.post(

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local import moto_fixes
 from local.resources import create_resources, function_environment
 from local.template import load_template
 from tests.integration.widget_support import ORIGIN, Visitor
@@ -33,6 +34,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    moto_fixes.apply()  # the same corrections the local stack's moto server runs with
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
         resources = create_resources(template, boto3.Session())

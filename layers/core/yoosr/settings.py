@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TypeVar
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,7 +44,8 @@ class DashboardSettings(BaseFunctionSettings):
     clerk_jwks_url: str = ""
     clerk_pem_public_key: str = ""
     clerk_authorized_parties: str = ""
-    token_leeway_seconds: int = 5
+    # Clock skew tolerated on exp/nbf; the issue caps it at 5 s.
+    token_leeway_seconds: int = Field(default=5, ge=0, le=5)
     max_body_bytes: int = 65_536
 
     @property
@@ -55,16 +57,33 @@ class DashboardSettings(BaseFunctionSettings):
 
 
 class WorkspaceAdminSettings(DashboardSettings):
-    pass
+    max_active_widget_keys: int = 20
 
 
 class AgentRoutingSettings(DashboardSettings):
     conversations_table: str
     visitors_table: str
+    # Dashboards re-send their status about every 30 s; three missed beats mean offline.
+    presence_ttl_seconds: int = 90
 
 
 class InboxEventsSettings(BaseFunctionSettings):
     conversations_table: str
+
+
+class AgentRoutingEventsSettings(BaseFunctionSettings):
+    workspaces_table: str
+    conversations_table: str
+
+
+class AgentRoutingSweepSettings(BaseFunctionSettings):
+    workspaces_table: str
+    conversations_table: str
+    # A lapsed heartbeat gets this long to come back before the agent's conversations are
+    # given back to the queue (an explicit "offline" gives them back at the next sweep).
+    giveback_grace_seconds: int = 60
+    # Stop starting new work this long before the Lambda timeout.
+    time_reserve_seconds: int = 8
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseFunctionSettings)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from yoosr import clock, ids
 from yoosr.dashboard.clerk import ROLE_RANK, ClerkVerifier, KeySource, Role, role_for
-from yoosr.errors import Forbidden, Unauthorized
+from yoosr.dashboard.cors import allow_origin
+from yoosr.errors import Forbidden, Unauthorized, Unavailable
 from yoosr.models.workspace import Workspace
+from yoosr.observability import logger
 from yoosr.settings import DashboardSettings
 from yoosr.store import agents, ddb, keys, workspaces
 
@@ -72,6 +75,7 @@ class DashboardCaller:
     session_id: str
     role: Role
     actor: str | None = None
+    azp: str | None = None
 
     @property
     def workspace_id(self) -> str:
@@ -85,8 +89,8 @@ class DashboardCaller:
 @cache
 def verifier(settings: DashboardSettings) -> ClerkVerifier:
     keys_source = KeySource(
-        jwks_url=settings.clerk_jwks_url or f"{settings.clerk_issuer.rstrip('/')}"
-        "/.well-known/jwks.json",
+        jwks_url=settings.clerk_jwks_url
+        or f"{settings.clerk_issuer.rstrip('/')}/.well-known/jwks.json",
         pem=settings.clerk_pem_public_key or None,
     )
     return ClerkVerifier(settings.clerk_issuer, keys_source, settings.token_leeway_seconds)
@@ -96,39 +100,88 @@ def minimum_role(method: str, path_template: str) -> Role | None:
     return ROUTE_ROLES.get((method.upper(), path_template))
 
 
-def authenticate(settings: DashboardSettings, authorization: str | None, method: str,
-                 path_template: str) -> DashboardCaller:
-    """Verify the bearer token, resolve workspace and role, and apply the route table."""
+def _azp_refused() -> Unauthorized:
+    return Unauthorized(
+        "The session token is not valid.",
+        code="invalid_token",
+        details=[{"reason": "azp not allowed"}],
+    )
+
+
+def _azp_allowed(azp: str | None, allowed: set[str]) -> bool:
+    """With no dashboard origin configured anywhere, any azp passes (a fresh deployment must
+    be able to reach its settings); otherwise the token must name one of them. A token
+    without `azp` was not requested by a browser dashboard and is refused."""
+    return not allowed or azp in allowed
+
+
+def authenticate(
+    settings: DashboardSettings,
+    authorization: str | None,
+    method: str,
+    path_template: str,
+    cors_state: dict[str, Any] | None = None,
+    origin: str | None = None,
+) -> DashboardCaller:
+    """Verify the bearer token, resolve workspace and role, and apply the route table.
+
+    Order: token (401) → organization (403) → `azp` against the deployment's and the
+    workspace's dashboard origins (401) → role (403) → workspace, provisioned on the
+    organization's first call → agent record → route table (403, default deny). Nothing is
+    written for a token refused by an earlier step.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A Clerk session token is required.", code="missing_token")
     claims = verifier(settings).verify(token.strip())
+    static_parties = set(settings.authorized_parties)
     if not claims.org_id:
-        raise Forbidden("Select an organization first: the token has none.",
-                        code="no_organization")
-    role = role_for(claims.org_role)
+        if not _azp_allowed(claims.azp, static_parties):
+            raise _azp_refused()
+        raise Forbidden("Select an organization first: the token has none.", code="no_organization")
+
     workspace_id = ids.workspace_id_for_org(claims.org_id)
     table = settings.workspaces_table
-    found = ddb.batch_get({table: [keys.workspace(workspace_id),
-                                   keys.agent(workspace_id, claims.user_id)]})
-    item = found.get((table, *keys.workspace(workspace_id)))
-    if item is None:
-        workspaces.create_workspace(table, workspace_id, claims.org_id, {}, org_id=claims.org_id)
-        item = ddb.get(table, *keys.workspace(workspace_id))
-        assert item is not None
-    workspace = Workspace.model_validate(item)
+    workspace_key = keys.workspace(workspace_id)
+    agent_key = keys.agent(workspace_id, claims.user_id)
+    found = ddb.batch_get({table: [workspace_key, agent_key]})
+    item = found.get((table, *workspace_key))
+    workspace = Workspace.model_validate(item) if item is not None else None
+    allowed_parties = static_parties | set(
+        workspace.settings.allowed_dashboard_origins if workspace else ()
+    )
+    if not _azp_allowed(claims.azp, allowed_parties):
+        raise _azp_refused()
+    role = role_for(claims.org_role)
+
+    if workspace is None:
+        name = claims.org_slug or claims.org_id
+        if workspaces.create_workspace(table, workspace_id, name, {}, org_id=claims.org_id):
+            logger.info("workspace provisioned", extra={"workspace_id": workspace_id})
+        # Consistent read: another first call may have created it a moment ago.
+        created = ddb.get(table, *workspace_key)
+        if created is None:  # pragma: no cover - created above or by a concurrent call
+            raise Unavailable()
+        workspace = Workspace.model_validate(created)
+    if workspace.org_id not in (None, claims.org_id):  # pragma: no cover - ids are derived
+        raise Forbidden("This workspace belongs to another organization.")
     if workspace.status != "active":
-        raise Unauthorized("This workspace is disabled.", code="workspace_disabled")
-    allowed_parties = set(settings.authorized_parties) | set(
-        workspace.settings.allowed_dashboard_origins)
-    if allowed_parties and claims.azp not in allowed_parties:
-        raise Unauthorized("The session token is not valid.", code="invalid_token",
-                           details=[{"reason": "azp not allowed"}])
-    agent = found.get((table, *keys.agent(workspace_id, claims.user_id)))
+        raise Forbidden("This workspace is not active.", code="workspace_disabled")
+    if cors_state is not None:
+        allow_origin(cors_state, origin, workspace.settings.allowed_dashboard_origins)
+
+    agent = found.get((table, *agent_key))
     if agent is None or agent.get("role") != role:
         agents.ensure(table, workspace_id, claims.user_id, role, now=clock.iso())
+    if claims.actor:
+        # Impersonation (Clerk `act`): who really acted belongs in the audit trail.
+        logger.info(
+            "impersonated dashboard session",
+            extra={"workspace_id": workspace_id, "actor": claims.actor},
+        )
     minimum = minimum_role(method, path_template)
     if minimum is None or ROLE_RANK[role] < ROLE_RANK[minimum]:
         raise Forbidden("Your role may not do this.", code="forbidden")
-    return DashboardCaller(workspace, claims.org_id, claims.user_id, claims.session_id, role,
-                           claims.actor)
+    return DashboardCaller(
+        workspace, claims.org_id, claims.user_id, claims.session_id, role, claims.actor, claims.azp
+    )

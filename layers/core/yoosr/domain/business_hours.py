@@ -14,7 +14,7 @@ def _intervals(hours: BusinessHours, day: date) -> list[tuple[time, time]]:
     if day.isoformat() in hours.holidays:
         return []
     return [
-        (time.fromisoformat(a), time.fromisoformat(b))
+        (time.fromisoformat(a), time.max if b == "24:00" else time.fromisoformat(b))
         for a, b in hours.weekly.get(DAYS[day.weekday()], [])
     ]
 

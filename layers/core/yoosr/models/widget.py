@@ -132,16 +132,34 @@ class ConversationOut(BaseModel):
     owner: Literal["bot", "human"]
     department_id: str | None
     assignee_id: str | None
-    queue_position: int | None
+    queue_position: int | None = Field(
+        description="While waiting for an agent: 1-based place in line (null otherwise)."
+    )
     created_at: str
     last_activity_at: str
     last_message_preview: str | None
     message_count: int
     csat_rating: int | None
+    inside_business_hours: bool | None = Field(
+        default=None,
+        description="Once humans own the conversation: whether its team is inside business "
+        "hours now (null while the bot has it).",
+    )
+    next_open_at: str | None = Field(
+        default=None, description="Outside business hours: when the team opens next."
+    )
 
 
 class ConversationStarted(ConversationOut):
     message: MessageOut | None
+
+
+class HandoffIn(Strict):
+    department_id: str | None = Field(
+        default=None,
+        pattern=r"^dept_[0-9A-HJKMNP-TV-Z]{26}$",
+        description="The department to talk to; default: the workspace's first department.",
+    )
 
 
 class CsatIn(Strict):

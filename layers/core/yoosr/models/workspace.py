@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -35,10 +37,28 @@ class BusinessHours(BaseModel):
         for day, intervals in value.items():
             if day not in _DAYS:
                 raise ValueError(f"unknown day {day!r}; use mon..sun")
+            if len(intervals) > 8:
+                raise ValueError(f"at most 8 intervals on {day}")
             for start, end in intervals:
                 if not (_HHMM.match(start) and _HHMM.match(end)) or start >= end:
                     raise ValueError(f"bad interval {start}-{end} on {day}")
+            ordered = sorted(intervals)
+            for (_, end), (start, _) in pairwise(ordered):
+                if start < end:
+                    raise ValueError(f"overlapping intervals on {day}")
         return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _valid_holidays(cls, value: list[str]) -> list[str]:
+        for holiday in value:
+            try:
+                date.fromisoformat(holiday)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"holiday {holiday!r} is not a YYYY-MM-DD date") from error
+            if len(holiday) != 10:
+                raise ValueError(f"holiday {holiday!r} is not a YYYY-MM-DD date")
+        return sorted(set(value))
 
 
 class Appearance(BaseModel):
@@ -58,11 +78,16 @@ class WorkspaceSettings(BaseModel):
     allowed_dashboard_origins: list[str] = Field(default_factory=list)
     identity_verification_required: bool = False
     identity_secret: str | None = None
+    identity_secret_rotated_at: str | None = None
     greeting: str = "Hi! How can we help you today?"
     appearance: Appearance = Field(default_factory=Appearance)
     business_hours: BusinessHours | None = None
     pre_chat_fields: list[str] = Field(default_factory=list)
     retention_days: int | None = None
+    # OpenRouter model id (for example "openai/gpt-4o-mini"); None: the platform default.
+    ai_model: str | None = None
+    # A conversation whose first human reply takes longer than this is flagged overdue.
+    first_response_sla_seconds: int | None = None
 
 
 class Workspace(BaseModel):
@@ -74,3 +99,6 @@ class Workspace(BaseModel):
     status: str
     settings: WorkspaceSettings
     agents_online: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+    settings_version: int = 0

@@ -1,27 +1,245 @@
 """Conversations table: a conversation and its messages share one partition.
 
     pk = {ws}#CONV#{conversation_id}   sk = CONV | MSG#{message_id} | CMID#{client id} | CSAT
+                                            | NOTE#{note_id} (private, dashboard only)
+                                            | NOTICE#{arrival id} (a waiting notice was sent)
     pk = {ws}#VISITOR#{visitor_id}     sk = CCID#{client conversation id}
+    pk = {ws}#QUEUE#{department_id|-}  sk = {arrival ULID}   a waiting conversation (routing)
 
 Every write that adds a message also updates the conversation item in the same transaction,
 so last activity, preview and counts never drift from the messages, however often a client
 retries. Inserts of `message`, `conversation` and `csat` items are the domain events the
 stream consumers react to.
+
+Routing attributes of the conversation item are derived from its ConversationState in one
+place (`state_attributes`), so every writer keeps the indexes consistent:
+
+    inbox_status_pk      {ws}#STATUS#{status}                       GSI by_status
+    inbox_department_pk  {ws}#DEPT#{department}#{status} (if any)   GSI by_department
+    inbox_assignee_pk    {ws}#ASSIGNEE#{agent|unassigned}#{status}  GSI by_assignee
+        (a resolved conversation is filed under its last assignee)
+        all three sorted by last_activity_at (newest first when read backwards)
+    queue_pk, queue_sk   the queue entry's key while waiting
+    work_pk, work_sk     ROUTING#{shard} / H#{ws}#{agent}#{conv} while held    GSI by_routing_work
+    sla_pk, sla_sk       SLA#{shard} / {due}#{ws}#{conv} while the first human reply is
+                         awaited                                                GSI by_sla_due
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from yoosr import clock
 from yoosr.domain.text import preview
 from yoosr.errors import TransactionCancelled
+from yoosr.models.routing import ConversationState
 from yoosr.store import ddb, keys
 
 VISITOR_INDEX = "by_visitor"
+STATUS_INDEX = "by_status"
+DEPARTMENT_INDEX = "by_department"
+ASSIGNEE_INDEX = "by_assignee"
+ROUTING_WORK_INDEX = "by_routing_work"
+SLA_INDEX = "by_sla_due"
+UNASSIGNED = "unassigned"
+# Sparse "work" indexes are keyed by a small sharded constant: the sweep reads every shard,
+# and no single index partition takes all writes.
+ROUTING_SHARDS = 4
+QUEUE_WORK_PREFIX = "Q#"
+HELD_WORK_PREFIX = "H#"
 _LIVE = "(attribute_not_exists(expires_at) OR expires_at > :now_epoch)"
+LIVE_CONDITION = _LIVE
+"""Needs `:now_epoch`: the item's TTL has not passed (AWS deletes expired items lazily)."""
+
+
+# ---------------------------------------------------------------- routing keys
+
+
+def shard(value: str) -> int:
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big") % ROUTING_SHARDS
+
+
+def work_pk(shard_no: int) -> str:
+    return f"ROUTING#{shard_no}"
+
+
+def sla_pk(shard_no: int) -> str:
+    return f"SLA#{shard_no}"
+
+
+def queue_pk(ws: str, queue_key: str) -> str:
+    return f"{ws}#QUEUE#{queue_key}"
+
+
+def queue_work_keys(ws: str, queue_key: str, arrival_id: str) -> tuple[str, str]:
+    """A queue entry in the routing work index: every entry of one queue in one shard, so the
+    sweep can step from queue to queue."""
+    return (
+        work_pk(shard(f"{ws}#{queue_key}")),
+        f"{QUEUE_WORK_PREFIX}{ws}#{queue_key}#{arrival_id}",
+    )
+
+
+def held_work_keys(ws: str, agent_id: str, conversation_id: str) -> tuple[str, str]:
+    return (
+        work_pk(shard(f"{ws}#{agent_id}")),
+        f"{HELD_WORK_PREFIX}{ws}#{agent_id}#{conversation_id}",
+    )
+
+
+def sla_keys(ws: str, conversation_id: str, due_at: str) -> tuple[str, str]:
+    return sla_pk(shard(conversation_id)), f"{due_at}#{ws}#{conversation_id}"
+
+
+def inbox_status_pk(ws: str, status: str) -> str:
+    return f"{ws}#STATUS#{status}"
+
+
+def inbox_department_pk(ws: str, department_id: str, status: str) -> str:
+    return f"{ws}#DEPT#{department_id}#{status}"
+
+
+def inbox_assignee_pk(ws: str, agent_id: str | None, status: str) -> str:
+    return f"{ws}#ASSIGNEE#{agent_id or UNASSIGNED}#{status}"
+
+
+_INBOX_INPUTS = {"status", "department_id", "assignee_id", "last_assignee_id"}
+_QUEUE_INPUTS = {"queued", "arrival_id", "department_id"}
+_HELD_INPUTS = {"status", "assignee_id"}
+_SLA_INPUTS = {
+    "owner",
+    "status",
+    "first_response_at",
+    "first_response_due_at",
+    "first_response_overdue",
+}
+
+
+def _inbox_keys(ws: str, state: ConversationState) -> dict[str, str | None]:
+    filed_under = state.assignee_id if state.status == "open" else state.last_assignee_id
+    return {
+        "inbox_status_pk": inbox_status_pk(ws, state.status),
+        "inbox_assignee_pk": inbox_assignee_pk(ws, filed_under, state.status),
+        "inbox_department_pk": (
+            inbox_department_pk(ws, state.department_id, state.status)
+            if state.department_id
+            else None
+        ),
+    }
+
+
+def state_attributes(
+    ws: str, conversation_id: str, before: ConversationState | None, after: ConversationState
+) -> tuple[dict[str, Any], list[str]]:
+    """(SET values, REMOVE names) moving a conversation item from `before` to `after` (every
+    attribute when `before` is None). Index key attributes are removed, never set to null:
+    DynamoDB refuses a null index key, and a missing one keeps the sparse indexes sparse."""
+    if before is None:
+        changed = set(ConversationState.__dataclass_fields__)
+    else:
+        changed = set(after.changed_fields(before))
+    sets: dict[str, Any] = {}
+    removes: list[str] = []
+    for name in changed - {"queued"}:
+        sets[name] = getattr(after, name)
+    if changed & _INBOX_INPUTS:
+        # Only the keys whose value moves: an unchanged index key costs nothing to keep.
+        old_keys = _inbox_keys(ws, before) if before else {}
+        for name, value in _inbox_keys(ws, after).items():
+            if before is not None and old_keys.get(name) == value:
+                continue
+            if value is None:
+                removes.append(name)
+            else:
+                sets[name] = value
+    if changed & _QUEUE_INPUTS:
+        if after.queued and after.arrival_id:
+            sets["queue_pk"] = queue_pk(ws, after.queue_key)
+            sets["queue_sk"] = after.arrival_id
+        else:
+            removes += ["queue_pk", "queue_sk"]
+    if changed & _HELD_INPUTS:
+        if after.holder:
+            sets["work_pk"], sets["work_sk"] = held_work_keys(ws, after.holder, conversation_id)
+        else:
+            removes += ["work_pk", "work_sk"]
+    if changed & _SLA_INPUTS:
+        if after.awaiting_first_response and after.first_response_due_at:
+            sets["sla_pk"], sets["sla_sk"] = sla_keys(
+                ws, conversation_id, after.first_response_due_at
+            )
+        else:
+            removes += ["sla_pk", "sla_sk"]
+    return sets, removes
+
+
+def state_guard(before: ConversationState) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that holds only while the item still has `before`'s routing state (status,
+    owner, department, assignee, queue slot), so a transition computed from a read never
+    overwrites a concurrent one."""
+    names = {
+        "#g_status": "status",
+        "#g_owner": "owner",
+        "#g_dept": "department_id",
+        "#g_assignee": "assignee_id",
+        "#g_queue": "queue_sk",
+    }
+    vals = ddb.values(g_status=before.status, g_owner=before.owner)
+    parts = ["attribute_exists(pk)", "#g_status = :g_status", "#g_owner = :g_owner"]
+    for placeholder, value, key in (
+        ("#g_dept", before.department_id, "g_dept"),
+        ("#g_assignee", before.assignee_id, "g_assignee"),
+    ):
+        if value is None:
+            vals.update(ddb.values(g_null="NULL"))
+            parts.append(
+                f"(attribute_not_exists({placeholder}) OR attribute_type({placeholder}, :g_null))"
+            )
+        else:
+            parts.append(f"{placeholder} = :{key}")
+            vals.update(ddb.values(**{key: value}))
+    if before.queued:
+        parts.append("#g_queue = :g_queue")
+        vals.update(ddb.values(g_queue=before.arrival_id))
+    else:
+        parts.append("attribute_not_exists(#g_queue)")
+    return " AND ".join(parts), names, vals
+
+
+def update_expression(
+    sets: dict[str, Any],
+    removes: list[str],
+    adds: dict[str, Any] | None = None,
+    prefix: str = "u",
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """An UpdateExpression with every attribute name escaped (STATUS, OWNER … are reserved)."""
+    names: dict[str, str] = {}
+    vals: dict[str, Any] = {}
+    clauses = []
+    set_parts = []
+    for i, (name, value) in enumerate(sets.items()):
+        names[f"#{prefix}s{i}"] = name
+        vals[f":{prefix}s{i}"] = ddb.encode(value)
+        set_parts.append(f"#{prefix}s{i} = :{prefix}s{i}")
+    if set_parts:
+        clauses.append("SET " + ", ".join(set_parts))
+    if removes:
+        remove_parts = []
+        for i, name in enumerate(dict.fromkeys(removes)):
+            names[f"#{prefix}r{i}"] = name
+            remove_parts.append(f"#{prefix}r{i}")
+        clauses.append("REMOVE " + ", ".join(remove_parts))
+    if adds:
+        add_parts = []
+        for i, (name, value) in enumerate(adds.items()):
+            names[f"#{prefix}a{i}"] = name
+            vals[f":{prefix}a{i}"] = ddb.encode(value)
+            add_parts.append(f"#{prefix}a{i} :{prefix}a{i}")
+        clauses.append("ADD " + ", ".join(add_parts))
+    return " ".join(clauses), names, vals
 
 
 @dataclass(frozen=True)
@@ -88,6 +306,8 @@ def conversation_item(
         "csat_rating": None,
         "visitor_pk": keys.visitor_pk(workspace_id, visitor_id),
         "visitor_sk": conversation_id,
+        "inbox_status_pk": inbox_status_pk(workspace_id, "open"),
+        "inbox_assignee_pk": inbox_assignee_pk(workspace_id, None, "open"),
     }
     if expires_at is not None:
         item["expires_at"] = expires_at
@@ -194,6 +414,10 @@ def get(table: str, workspace_id: str, conversation_id: str) -> dict[str, Any] |
     return ddb.get(table, pk, sk)
 
 
+class ConversationChanged(Exception):
+    """The conversation's routing state changed since it was read (read it again)."""
+
+
 def append_visitor_message(
     table: str,
     visitor_id: str,
@@ -201,40 +425,55 @@ def append_visitor_message(
     client_message_id: str,
     text_digest: str,
     conversation_expires_at: int | None,
+    reopen: tuple[ConversationState, ConversationState] | None = None,
 ) -> Written:
     """Add a visitor message; replaying the same client id returns the first message.
 
-    Raises LookupError when the conversation is gone or not this visitor's, and
-    ValueError when the client id was already used for a different text.
+    The conversation must be open, unless `reopen` = (state as read, reopened state) moves a
+    resolved one back to open in the same transaction (its index keys included).
+
+    Raises LookupError when the conversation is gone or not this visitor's, ValueError when
+    the client id was already used for a different text, and ConversationChanged when the
+    conversation was resolved or reopened since it was read.
     """
-    sets = [
-        "last_activity_at = :at",
-        "last_message_preview = :preview",
-        "last_message_sender = :sender",
-        "#status = :open",
-    ]
-    vals = ddb.values(
-        at=message["created_at"],
-        preview=preview(message["text"]),
-        sender="visitor",
-        open="open",
-        one=1,
-        visitor=visitor_id,
-        now_epoch=clock.epoch(),
-    )
+    sets: dict[str, Any] = {
+        "last_activity_at": message["created_at"],
+        "last_message_preview": preview(message["text"]),
+        "last_message_sender": "visitor",
+    }
+    removes: list[str] = []
     if conversation_expires_at is not None:
-        sets.append("expires_at = :expires")
-        vals.update(ddb.values(expires=conversation_expires_at))
+        sets["expires_at"] = conversation_expires_at
+    ws, conversation_id = message["workspace_id"], message["conversation_id"]
+    if reopen is not None:
+        state_sets, removes = state_attributes(ws, conversation_id, reopen[0], reopen[1])
+        sets.update(state_sets)
+        guard, names, vals = state_guard(reopen[0])
+    else:
+        # Writing into an open conversation changes no routing state; a resolved one must be
+        # reopened with its index keys, which the caller does by passing `reopen`.
+        guard, names, vals = (
+            "#g_status = :g_status",
+            {"#g_status": "status"},
+            ddb.values(g_status="open"),
+        )
+    expression, update_names, update_vals = update_expression(
+        sets, removes, {"message_count": 1, "visitor_message_count": 1}
+    )
+    names.update(update_names)
+    vals.update(update_vals)
+    vals.update(ddb.values(visitor=visitor_id, now_epoch=clock.epoch()))
     update = {
         "Update": {
             "TableName": table,
             "Key": ddb.key(message["pk"], keys.CONVERSATION_SK),
-            "UpdateExpression": "SET "
-            + ", ".join(sets)
-            + " ADD message_count :one, visitor_message_count :one",
-            # The visitor may only write to their own, unexpired conversation.
-            "ConditionExpression": f"attribute_exists(pk) AND visitor_id = :visitor AND {_LIVE}",
-            "ExpressionAttributeNames": {"#status": "status"},
+            "UpdateExpression": expression,
+            # The visitor may only write to their own, unexpired conversation, in the state
+            # it was read in.
+            "ConditionExpression": (
+                f"attribute_exists(pk) AND visitor_id = :visitor AND {_LIVE} AND {guard}"
+            ),
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": vals,
         }
     }
@@ -249,6 +488,9 @@ def append_visitor_message(
                 raise ValueError("client_message_id reused with another text") from None
             return _replayed(table, previous)
         if cancelled.reasons[2] == "ConditionalCheckFailed":
+            current = cancelled.items[2]
+            if ddb.is_live(current) and current and current.get("visitor_id") == visitor_id:
+                raise ConversationChanged from None
             raise LookupError("conversation not found") from None
         raise
     return Written(message, True)

@@ -8,8 +8,16 @@ from typing import Any
 from yoosr import clock, ids
 from yoosr.domain import business_hours, hashing, useragent
 from yoosr.domain.redaction import redact_card_numbers
-from yoosr.errors import ConditionFailed, Conflict, NotFound, RateLimited, Unauthorized
+from yoosr.errors import (
+    ConditionFailed,
+    Conflict,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from yoosr.models.common import Page
+from yoosr.models.routing import ConversationState
 from yoosr.models.widget import (
     BusinessHoursOut,
     ConversationOut,
@@ -17,6 +25,7 @@ from yoosr.models.widget import (
     ConversationStarted,
     CsatIn,
     CsatOut,
+    HandoffIn,
     MessageOut,
     SessionCreate,
     SessionOut,
@@ -26,8 +35,9 @@ from yoosr.models.widget import (
     WidgetLimits,
 )
 from yoosr.observability import count, logger
+from yoosr.routing import handoff, notices, transitions, waiting
 from yoosr.settings import WidgetIngestSettings
-from yoosr.store import conversations, ephemeral, visitors
+from yoosr.store import assignment, conversations, ephemeral, visitors
 from yoosr.store.secrets import get_secret
 from yoosr.widget.auth import SESSION_TOKEN_PREFIX, WidgetCaller
 
@@ -99,6 +109,49 @@ def _conversation_out(item: dict[str, Any]) -> ConversationOut:
         message_count=int(item.get("message_count", 0)),
         csat_rating=item.get("csat_rating"),
     )
+
+
+def _routing_tables(settings: WidgetIngestSettings) -> assignment.Tables:
+    return assignment.Tables(settings.workspaces_table, settings.conversations_table)
+
+
+def _conversations_out(
+    settings: WidgetIngestSettings, caller: WidgetCaller, items: list[dict[str, Any]]
+) -> list[ConversationOut]:
+    """Conversation objects; once humans own one, with its place in line (while waiting) and
+    whether its team is inside business hours (department hours override the workspace's)."""
+    human = {
+        i["conversation_id"]: i
+        for i in items
+        if i.get("owner") == "human" and i.get("status") == "open"
+    }
+    if not human:
+        return [_conversation_out(i) for i in items]
+    tables = _routing_tables(settings)
+    departments = assignment.departments(
+        settings.workspaces_table,
+        caller.workspace_id,
+        [i["department_id"] for i in human.values() if i.get("department_id")],
+    )
+    now = clock.now()
+    out = []
+    for item in items:
+        conversation = _conversation_out(item)
+        if item["conversation_id"] in human:
+            hours = waiting.hours_for(
+                caller.workspace.settings.business_hours,
+                departments.get(item.get("department_id") or ""),
+            )
+            available = notices.availability(hours, now, agents_online=True)
+            conversation = conversation.model_copy(
+                update={
+                    "queue_position": waiting.queue_position(tables, caller.workspace_id, item),
+                    "inside_business_hours": available.inside_business_hours,
+                    "next_open_at": available.next_open_iso,
+                }
+            )
+        out.append(conversation)
+    return out
 
 
 def _visitor_message(
@@ -316,7 +369,7 @@ def list_conversations(
         settings.conversations_table, caller.workspace_id, visitor_id, limit, cursor
     )
     return Page[ConversationOut](
-        items=[_conversation_out(i) for i in items], next_cursor=next_cursor
+        items=_conversations_out(settings, caller, items), next_cursor=next_cursor
     )
 
 
@@ -329,22 +382,38 @@ def post_message(
     message, digest = _visitor_message(
         caller, conversation["conversation_id"], client_message_id, text
     )
-    try:
-        written = conversations.append_visitor_message(
-            settings.conversations_table,
-            visitor_id,
-            message,
-            client_message_id,
-            digest,
-            _retention_expiry(caller),
-        )
-    except LookupError as error:
-        raise NotFound("Conversation not found.") from error
-    except ValueError as error:
-        raise Conflict(
-            "This client_message_id was already used for a different message.",
-            code="client_message_id_reused",
-        ) from error
+    for attempt in range(3):
+        # Writing into a resolved conversation reopens it (a human-owned one is then queued
+        # again by the routing stream consumer).
+        state = ConversationState.of(conversation)
+        reopen = (state, transitions.visitor_reopen(state)) if state.status == "resolved" else None
+        try:
+            written = conversations.append_visitor_message(
+                settings.conversations_table,
+                visitor_id,
+                message,
+                client_message_id,
+                digest,
+                _retention_expiry(caller),
+                reopen,
+            )
+            break
+        except conversations.ConversationChanged as changed:
+            fresh = conversations.get(
+                settings.conversations_table, caller.workspace_id, message["conversation_id"]
+            )
+            if fresh is None:
+                raise NotFound("Conversation not found.") from changed
+            if attempt == 2:
+                raise Unavailable(headers={"Retry-After": "1"}) from changed
+            conversation = fresh
+        except LookupError as error:
+            raise NotFound("Conversation not found.") from error
+        except ValueError as error:
+            raise Conflict(
+                "This client_message_id was already used for a different message.",
+                code="client_message_id_reused",
+            ) from error
     if written.created:
         count("MessagesAccepted")
         logger.info(
@@ -373,6 +442,27 @@ def list_messages(
     )
     out = [_message_out(item) for item in items]
     return Page[MessageOut](items=out, next_cursor=out[-1].id if more and out else None)
+
+
+def request_human(
+    settings: WidgetIngestSettings, caller: WidgetCaller, body: HandoffIn
+) -> tuple[ConversationOut, bool]:
+    """The visitor asks for a human: the conversation joins its department's queue (the
+    requested department, else the workspace's first; a workspace without departments has one
+    workspace-wide queue). Asking again changes nothing. Returns (conversation, handed off)."""
+    caller.require_visitor()
+    conversation = caller.require_conversation()
+    _limit(settings, caller, write=True)
+    result = handoff.request_human(
+        _routing_tables(settings),
+        caller.workspace_id,
+        conversation,
+        body.department_id,
+        caller.workspace.settings.first_response_sla_seconds,
+        requested_by="visitor",
+    )
+    (out,) = _conversations_out(settings, caller, [result.conversation])
+    return out, result.handed_off
 
 
 def rate_conversation(

@@ -1,0 +1,1 @@
+"""Model access. `types` is cheap to import (no httpx); `openrouter` holds the HTTP client."""

@@ -1,0 +1,1 @@
+"""The team: departments, agents and presence, labels, canned responses."""

@@ -1,0 +1,1 @@
+"""Workspace administration use cases: settings, the identity secret and widget keys."""

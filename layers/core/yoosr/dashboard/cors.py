@@ -13,14 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
-from yoosr.widget.cors import ORIGIN
+from yoosr.cors import EchoApprovedOrigin
 
-ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOW_HEADERS = "authorization, content-type"
-EXPOSE_HEADERS = "retry-after"
-PREFLIGHT_MAX_AGE = "600"
 STATE_KEY = "dashboard_cors_origin"
 
 
@@ -30,51 +26,17 @@ def allow_origin(scope_state: dict[str, Any], origin: str | None, allowed: list[
         scope_state[STATE_KEY] = origin
 
 
-class DashboardCors:
+class DashboardCors(EchoApprovedOrigin):
+    state_key = STATE_KEY
+    allow_methods = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    allow_headers = "authorization, content-type"
+
     def __init__(self, app: ASGIApp, static_origins: Callable[[], list[str]]) -> None:
-        self.app = app
+        super().__init__(app)
         self.static_origins = static_origins
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        origin = headers.get(b"origin", b"").decode("latin-1") or None
-        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-            await self._preflight(origin, send)
-            return
-        state: dict[str, Any] = scope.setdefault("state", {})
+    def approve_early(self, state: dict[str, Any], origin: str | None) -> None:
         allow_origin(state, origin, self.static_origins())
-
-        async def with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"vary", b"Origin")]
-                echoed = state.get(STATE_KEY)
-                if echoed:
-                    extra += [
-                        (b"access-control-allow-origin", echoed.encode()),
-                        (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
-                    ]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, with_cors)
-
-    @staticmethod
-    async def _preflight(origin: str | None, send: Send) -> None:
-        headers = [(b"vary", b"Origin"), (b"content-length", b"0")]
-        status = 403
-        if origin and ORIGIN.match(origin):
-            status = 204
-            headers += [
-                (b"access-control-allow-origin", origin.encode()),
-                (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-                (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
-                (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
-            ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def dashboard_cors(static_origins: Callable[[], list[str]]) -> Callable[[ASGIApp], ASGIApp]:

@@ -6,31 +6,18 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import pytest
 
 from local.filters import matches_any
 from local.streams import lambda_stream_record
 from tests.integration.dashboard_support import Org
-from tests.integration.fast_moto import fast_transactions
 from tests.integration.widget_support import Visitor
 from tests.support import HttpHandlerClient, LambdaContext, Response
 from yoosr.provisioning import issue_widget_key
 from yoosr.store import ddb, keys
-
-# ---------------------------------------------------------------- moto
-
-
-@pytest.fixture
-def fast_moto() -> Iterator[None]:
-    """For every routing test: see fast_transactions."""
-    with fast_transactions():
-        yield
-
 
 # ---------------------------------------------------------------- the stream
 
@@ -39,8 +26,8 @@ def fast_moto() -> Iterator[None]:
 class StreamTap:
     """Reads the Conversations stream from where it was opened and delivers the records the
     template's filters select to a stream consumer, the way Lambda's event source would.
-    Needs `fast_transactions` (moto replaces a stream's shard object on a rollback, which
-    leaves open iterators reading a dead copy)."""
+    Relies on local/moto_fixes.py (applied for the whole session): plain moto replaces a
+    stream's shard object on a rollback, which leaves open iterators reading a dead copy."""
 
     stack: Any
     function_logical_id: str

@@ -11,19 +11,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
-from unittest import mock
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from local import moto_server
 from local.moto_server import MotoServer
 from local.resources import create_resources
 from local.template import load_template
-from tests.integration import fast_moto
 from tests.support import ROOT
 from yoosr import clock, ids
 from yoosr.routing import dispatcher, handoff, transitions
@@ -42,10 +38,8 @@ def server_tables() -> Iterator[Tables]:
     """A moto server of its own, with the template's tables, and yoosr's DynamoDB client
     pointed at it (the rest of the session keeps using in-process moto)."""
     server = MotoServer()
-    # The stack's moto server (one request at a time), with transactions that never need a
-    # rollback: see fast_moto.py.
-    with mock.patch.object(moto_server, "BOOT_SCRIPT", Path(fast_moto.__file__)):
-        server.start()
+    # The stack's own moto server: one request at a time, local/moto_fixes.py applied.
+    server.start()
     try:
         session = boto3.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"

@@ -13,7 +13,7 @@ import pytest
 
 from local.resources import create_resources
 from tests.integration.dashboard_support import Org, agent_routing_client
-from tests.integration.routing_support import StreamTap, Team, ask_for_human, fast_transactions
+from tests.integration.routing_support import StreamTap, Team, ask_for_human
 from tests.integration.widget_support import conversation_item
 from tests.support import HttpHandlerClient, LambdaContext, load_function, sample_event
 from yoosr import clock, ids
@@ -21,12 +21,6 @@ from yoosr.routing import dispatcher, handoff, transitions
 from yoosr.routing.apply import apply_transition
 from yoosr.store import agents, assignment, conversations, ddb
 from yoosr.store.assignment import Tables
-
-
-@pytest.fixture(autouse=True)
-def _fast_moto() -> Iterator[None]:
-    with fast_transactions():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.integration.dashboard_support import DASHBOARD_ORIGIN, Org, agent_routing_client
-from tests.integration.routing_support import Team, fast_transactions
+from tests.integration.routing_support import Team
 from tests.integration.workspace_support import app_routes
 from tests.support import HttpHandlerClient, LambdaContext, Response, load_function, sample_event
 from yoosr.dashboard.access import ADMIN, ROUTE_ROLES
@@ -25,12 +24,6 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "add": ["label_01JZ0000000000000000000000"]
     },
 }
-
-
-@pytest.fixture(autouse=True)
-def _fast_moto() -> Iterator[None]:
-    with fast_transactions():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ sees the agents' replies but never their notes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.integration.dashboard_support import Org, agent_routing_client
-from tests.integration.routing_support import StreamTap, Team, ask_for_human, fast_transactions
+from tests.integration.routing_support import StreamTap, Team, ask_for_human
 from tests.integration.widget_support import Visitor, conversation_item, stored_messages
 from tests.support import HttpHandlerClient, LambdaContext, load_function, sample_event
 from yoosr import clock
@@ -19,12 +18,6 @@ from yoosr.store import conversations as conv_store
 from yoosr.store import ddb, keys
 
 LABEL = "label_01JZ0000000000000000000000"
-
-
-@pytest.fixture(autouse=True)
-def _fast_moto() -> Iterator[None]:
-    with fast_transactions():
-        yield
 
 
 @pytest.fixture(scope="module")

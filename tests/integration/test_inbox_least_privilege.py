@@ -11,18 +11,12 @@ from typing import Any
 import pytest
 
 from tests.integration.dashboard_support import Org, agent_routing_client
-from tests.integration.routing_support import StreamTap, Team, ask_for_human, fast_transactions
+from tests.integration.routing_support import StreamTap, Team, ask_for_human
 from tests.integration.test_least_privilege import allowed, required_permissions, role_statements
 from tests.support import HttpHandlerClient, LambdaContext, load_function, sample_event
 from yoosr.store import aws
 
 Calls = list[tuple[str, str, dict[str, Any]]]
-
-
-@pytest.fixture(autouse=True)
-def _fast_moto() -> Iterator[None]:
-    with fast_transactions():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,16 @@ Environment:
     YOOSR_LOCAL_RELOAD       0 = keep workers when function or layer code changes
     YOOSR_LOCAL_LOG_FILES    0 = no logs/<Function>.log files
     YOOSR_LOCAL_SQS_WAIT_S   SQS ReceiveMessage wait (default 0: a short poll every 0.2 s)
+    YOOSR_LOCAL_MODEL        the bot's model: off (default unless OPENROUTER_API_KEY is set:
+                             knowledge-base answers and handoffs), local (the stand-in below)
+                             or openrouter (the real one, with OPENROUTER_API_KEY)
 
 Local-only endpoints (see local/server.py): GET /_local/health, GET /_local/routes,
 GET /_local/schedules, POST /_local/schedules/<Function>/<Event>, POST /_local/invoke/<Function>,
 POST /_local/drain?timeout=30, GET /_local/clerk/.well-known/jwks.json (the development Clerk
-issuer: ClerkIssuer and ClerkAuthorizedParties point at the stack unless overridden).
+issuer: ClerkIssuer and ClerkAuthorizedParties point at the stack unless overridden),
+POST /_local/openrouter/api/v1/chat/completions (a deterministic stand-in for OpenRouter that
+answers from the knowledge entries in the prompt; local/model.py).
 `drain` answers 200 {"drained": true} once every stream and queue poller has found nothing new
 in a poll that began after the call, with no consumer doing work in between (so chains of
 consumers settle too); 504 if that takes longer than the timeout. Stream records being retried

@@ -1,6 +1,8 @@
 """`python -m local` runs the local stack; `fire` and `drain` talk to a running one.
 
-python -m local                         start (Ctrl-C or SIGTERM stops it)
+python -m local                         start (Ctrl-C or SIGTERM stops it); the bot's model:
+                                        YOOSR_LOCAL_MODEL=off (default) | local (a stand-in for
+                                        OpenRouter) | openrouter (OPENROUTER_API_KEY set)
 python -m local fire <Function> <Event> fire a Schedule/ScheduleV2 event now
 python -m local drain [--timeout 30]    wait until stream and queue consumers caught up
 python -m local token [--workspace acme] [--role admin|agent] [--user ID] [--lifetime S]
@@ -55,8 +57,23 @@ def _hint(stack: Stack) -> str:
         )
     else:
         lines.append(f"Try: curl -s {stack.api_url}/_local/routes")
+    lines.append(_model_line(stack))
     lines.append(f"Credentials: {stack.credentials_path}   Stop: Ctrl-C")
     return "\n".join(lines)
+
+
+def _model_line(stack: Stack) -> str:
+    if stack.model == "local":
+        return (
+            f"Bot model: local - the OpenRouter stand-in at {stack.model_base_url} "
+            "(deterministic answers from the knowledge base; local/model.py)"
+        )
+    if stack.model == "openrouter":
+        return "Bot model: openrouter - OpenRouter with OPENROUTER_API_KEY (stored in moto's SSM)"
+    return (
+        "Bot model: off - no API key: the bot answers from the knowledge base and hands off "
+        "(YOOSR_LOCAL_MODEL=local for a local stand-in, or set OPENROUTER_API_KEY)"
+    )
 
 
 def run() -> int:
@@ -69,7 +86,11 @@ def run() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     logging.basicConfig(level=logging.WARNING, format="stack | %(levelname)s %(name)s: %(message)s")
-    config = StackConfig.from_env()
+    try:
+        config = StackConfig.from_env()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     stack = Stack(config)
     try:
         stack.start()

@@ -8,6 +8,9 @@
     POST /_local/invoke/<Function>             invoke a function with the JSON body as event
     POST /_local/drain?timeout=30              wait until stream and queue pollers caught up
     GET  /_local/clerk/.well-known/jwks.json   the development Clerk issuer's public keys
+    POST /_local/openrouter/api/v1/chat/completions
+                                               the OpenRouter stand-in (local/model.py), which
+                                               the bot calls with YOOSR_LOCAL_MODEL=local
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from local import model
 from local.apigw import (
     MAX_BODY_BYTES,
     ApiRequest,
@@ -185,6 +189,8 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             response = _json(200, stack.jwks())
             response.headers.append(("cache-control", "public, max-age=300"))
             return response
+        if parts[:3] == ["openrouter", "api", "v1"]:
+            return self._openrouter(request, parts[3:])
         if method == "POST" and parts == ["drain"]:
             timeout = float(query.get("timeout", ["30"])[0])
             drained = stack.drain(min(max(timeout, 0.0), 300.0))
@@ -204,6 +210,21 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
                 return _json(404, {"message": f"no function {parts[1]}"})
             return _invocation_response(stack.invoke(parts[1], payload or {}))
         return _json(404, {"message": "Not Found"})
+
+    def _openrouter(self, request: ApiRequest, rest: list[str]) -> ApiResponse:
+        """The OpenRouter stand-in; logs status, model and token counts, never a prompt."""
+        if request.method != "POST" or rest != ["chat", "completions"]:
+            return _json(404, {"error": {"code": 404, "message": "Not Found"}})
+        authorization = next(
+            (value for name, value in request.headers if name.lower() == "authorization"), None
+        )
+        answer = model.chat_completions(authorization, request.body)
+        line = f"POST chat/completions -> {answer.status} (local stand-in)"
+        if answer.status == 200:
+            usage = answer.body["usage"]
+            line += f" {answer.body['model']} {usage['total_tokens']} tokens"
+        self.server.stack.sink.write("openrouter", line)
+        return _json(answer.status, answer.body)
 
     def _send(self, response: ApiResponse, request_id: str) -> None:
         self.send_response(response.status)

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import boto3
 
+from local import model
 from local.apigw import Router
 from local.clerk import ISSUER_PATH, JWKS_PATH, KEY_FILE, DevIssuer, session_tokens
 from local.moto_server import MotoServer, port_is_free
@@ -32,6 +33,11 @@ from local.workers import INIT_TIMEOUT_S, FunctionPool, FunctionRuntime, Invocat
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The template parameter naming the OpenRouter key's SSM parameter, and the environment
+# variable through which a function receives it (the functions that call OpenRouter).
+KEY_PARAMETER = "OpenRouterApiKeyParameter"
+KEY_PARAMETER_VARIABLE = "YOOSR_OPENROUTER_API_KEY_PARAMETER"
+BASE_URL_VARIABLE = "YOOSR_OPENROUTER_BASE_URL"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -59,6 +65,9 @@ class StackConfig:
     reload: bool = False
     retry_delay_s: float = 0.5
     console: IO[str] | None = None
+    # The bot's model (local.model.MODES): off, the local stand-in, or OpenRouter with this key.
+    model: str = "off"
+    openrouter_api_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> StackConfig:
@@ -78,7 +87,21 @@ class StackConfig:
         config.reload = env.get("YOOSR_LOCAL_RELOAD", "1") != "0"
         config.log_files = env.get("YOOSR_LOCAL_LOG_FILES", "1") != "0"
         config.sqs_wait_s = min(20, max(0, int(env.get("YOOSR_LOCAL_SQS_WAIT_S", "0"))))
+        config.model, config.openrouter_api_key = model_from_env(env)
         return config
+
+
+def model_from_env(env: dict[str, str]) -> tuple[str, str]:
+    """(mode, key) from YOOSR_LOCAL_MODEL and OPENROUTER_API_KEY: an explicit mode wins; without
+    one, a set OPENROUTER_API_KEY means the real OpenRouter, else no model. Raises ValueError
+    for an unknown mode, or `openrouter` without a key."""
+    key = env.get("OPENROUTER_API_KEY", "").strip()
+    mode = env.get("YOOSR_LOCAL_MODEL", "").strip().lower() or ("openrouter" if key else "off")
+    if mode not in model.MODES:
+        raise ValueError(f"YOOSR_LOCAL_MODEL must be one of {', '.join(model.MODES)}, not {mode!r}")
+    if mode == "openrouter" and not key:
+        raise ValueError("YOOSR_LOCAL_MODEL=openrouter needs OPENROUTER_API_KEY")
+    return mode, key if mode == "openrouter" else ""
 
 
 class Stack:
@@ -97,6 +120,9 @@ class Stack:
         self._resources: ResourceMap | None = None
         self.workspaces: dict[str, Any] = {}
         self.dev_issuer: DevIssuer | None = None
+        # The bot's model as wired (config.model, or "off" when the template cannot take a key).
+        self.model = "off"
+        self._model_key: tuple[str, str] | None = None  # (SSM parameter name, key) to store
         self._stop = threading.Event()
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
@@ -140,6 +166,7 @@ class Stack:
         # Bind the API port first: a port clash should fail before anything else starts.
         self._api = ApiServer((config.host, config.port), self)
         self._configure_dev_issuer()
+        self._configure_model()
         moto_port = config.moto_port
         if config.moto_port_fallback and moto_port and not port_is_free(config.host, moto_port):
             self.sink.write("stack", f"port {moto_port} is busy; moto takes a free port")
@@ -148,6 +175,7 @@ class Stack:
         self._moto.start()
         clients = self._clients()
         self._resources = create_resources(self.template, clients, config.stack_name)
+        self._store_model_key(clients)
         for logical_id in self.template.functions:
             self.pools[logical_id] = FunctionPool(
                 self._runtime(logical_id), self.sink, size=config.concurrency
@@ -298,6 +326,46 @@ class Stack:
                     session_tokens(self.dev_issuer, name, workspace["org_id"], self.origins[0])
                 )
 
+    # ------------------------------------------------------------ the bot's model
+
+    @property
+    def model_base_url(self) -> str:
+        """Where the local stand-in for OpenRouter answers (local/model.py)."""
+        return f"{self.api_url}{model.BASE_PATH}"
+
+    def _configure_model(self) -> None:
+        """Wire the bot's model (StackConfig.model): `off` leaves OpenRouterApiKeyParameter
+        empty (the bot answers from the knowledge base and hands off); `local` and
+        `openrouter` set it to LOCAL_KEY_PARAMETER (unless YOOSR_LOCAL_PARAMETERS names
+        another), where `_store_model_key` puts the key as a SecureString in moto: the stand-in's
+        key, or OPENROUTER_API_KEY. With `local`, `_local_environment` also points the functions
+        that read the key at the stand-in on this stack."""
+        mode = self.config.model
+        if mode == "off" or KEY_PARAMETER not in self.template.raw.get("Parameters", {}):
+            return
+        name = self.config.parameters.get(KEY_PARAMETER)
+        if name is None:
+            name = self.template.parameters[KEY_PARAMETER] = model.LOCAL_KEY_PARAMETER
+        if not name:  # YOOSR_LOCAL_PARAMETERS asked for no key parameter at all
+            return
+        key = model.LOCAL_API_KEY if mode == "local" else self.config.openrouter_api_key
+        self._model_key = (name, key)
+        self.model = mode
+
+    def _store_model_key(self, clients: dict[str, Any]) -> None:
+        if self._model_key is None:
+            return
+        name, key = self._model_key
+        clients["ssm"].put_parameter(Name=name, Value=key, Type="SecureString", Overwrite=True)
+
+    def _local_environment(self, environment: dict[str, str]) -> dict[str, str]:
+        """The one local-only addition to a function's environment (never in the template):
+        with the `local` model, a function that reads the OpenRouter key parameter calls the
+        stand-in on this stack instead of openrouter.ai."""
+        if self.model == "local" and environment.get(KEY_PARAMETER_VARIABLE):
+            return {BASE_URL_VARIABLE: self.model_base_url}
+        return {}
+
     # ------------------------------------------------------------ wiring
 
     def _clients(self) -> dict[str, Any]:
@@ -306,7 +374,7 @@ class Stack:
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=self.template.region,
         )
-        services = ("dynamodb", "dynamodbstreams", "sqs", "s3", "secretsmanager", "sns")
+        services = ("dynamodb", "dynamodbstreams", "sqs", "s3", "secretsmanager", "sns", "ssm")
         return {
             name: session.client(name, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
             for name in services
@@ -341,6 +409,7 @@ class Stack:
             (props.get("LoggingConfig") or {}).get("LogGroup", f"/aws/lambda/{function_name}")
         )
         environment = self.template.function_environment(logical_id, self.resources)
+        environment.update(self._local_environment(environment))
         environment.update(FAKE_CREDENTIALS)
         environment.update(
             {
@@ -472,6 +541,7 @@ class Stack:
             "api_url": self.api_url,
             "aws_endpoint_url": self.aws_endpoint_url,
             "workspaces": self.workspaces,
+            "model": self.model,
         }
         if self.dev_issuer_trusted:
             document["clerk"] = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HTTP_FUNCTIONS = ("widget_ingest", "workspace", "agent_routing")
+HTTP_FUNCTIONS = ("widget_ingest", "workspace", "agent_routing", "bot_reply")
 # Settings need resource names; the schema does not depend on their values.
 PLACEHOLDER_ENV = {
     "YOOSR_WORKSPACES_TABLE": "schema",

@@ -172,7 +172,9 @@ def list_conversations(
 )
 def post_message(response: Response, caller: InConversation, body: MessageIn) -> MessageOut:
     """201 for a new message; 200 with the same body when client_message_id repeats."""
-    message, created = service.post_message(settings, caller, body.client_message_id, body.text)
+    message, created = service.post_message(
+        settings, caller, body.client_message_id, body.text, body.reply_value
+    )
     response.status_code = 201 if created else 200
     return message
 

@@ -1,8 +1,11 @@
 """End-to-end fixtures: `python -m local` (what `make dev` runs) started once per session on
-free ports, with its own YOOSR_LOCAL_DIR, and stopped with SIGTERM at the end."""
+free ports, with its own YOOSR_LOCAL_DIR, and stopped with SIGTERM at the end: `local_stack`
+without a model, `local_stack_with_model` (started only when a test asks for it) with the
+local OpenRouter stand-in."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,6 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+# Never let a developer's OpenRouter key reach a test stack: each fixture picks its model.
+MODEL_VARIABLES = ("YOOSR_LOCAL_MODEL", "OPENROUTER_API_KEY")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,6 +42,7 @@ class LocalStack:
     aws_endpoint_url: str
     workspaces: dict[str, Any]
     local_dir: Path
+    model: str = "off"
 
     def __getitem__(self, name: str) -> Any:
         return getattr(self, name)
@@ -64,23 +70,28 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local_dir = tmp_path_factory.mktemp("yoosr-local-e2e")
+@contextlib.contextmanager
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str]
+) -> Iterator[LocalStack]:
+    """`python -m local` on free ports with its own YOOSR_LOCAL_DIR and `env` on top of ours;
+    yields once credentials.json exists, stops it with SIGTERM and checks it exited cleanly."""
+    local_dir = tmp_path_factory.mktemp(name)
     output = local_dir / "stack-output.log"
     credentials = local_dir / "credentials.json"
-    env = {
-        **os.environ,
+    environ = {
+        **{k: v for k, v in os.environ.items() if k not in MODEL_VARIABLES},
         # Port 0: the stack binds free ports and reports them in credentials.json.
         "YOOSR_PORT": "0",
         "YOOSR_MOTO_PORT": "0",
         "YOOSR_LOCAL_DIR": str(local_dir),
+        **env,
     }
     with output.open("w", encoding="utf-8") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env=env,
+            env=environ,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -100,6 +111,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 aws_endpoint_url=document["aws_endpoint_url"],
                 workspaces=document["workspaces"],
                 local_dir=local_dir,
+                model=document.get("model", "off"),
             )
         finally:
             if process.poll() is None:
@@ -112,3 +124,19 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
                 pytest.fail(f"local stack ignored SIGTERM:\n{_tail(output)}")
     assert code == 0, f"local stack exited with {code}:\n{_tail(output)}"
     assert not credentials.exists(), "credentials.json must be removed on exit"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """What `make dev` runs, without a model (the bot answers from the knowledge base)."""
+    with running_stack(tmp_path_factory, "yoosr-local-e2e", {"YOOSR_LOCAL_MODEL": "off"}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def local_stack_with_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A second stack whose bot asks the local OpenRouter stand-in (YOOSR_LOCAL_MODEL=local)."""
+    with running_stack(
+        tmp_path_factory, "yoosr-local-e2e-model", {"YOOSR_LOCAL_MODEL": "local"}
+    ) as stack:
+        yield stack

@@ -308,3 +308,31 @@ def test_logs_hold_no_message_text_or_personal_data(
         v.token or "?",
     ):
         assert secret not in logged
+
+
+def test_a_tapped_quick_reply_keeps_its_value_and_replays_exactly(
+    stack: Any, visitor: Visitor, workspace: dict
+) -> None:
+    conversation_id = visitor.start_conversation()
+    path = {"conversation_id": conversation_id}
+    body = {"client_message_id": "tap-1", "text": "Ask a question", "reply_value": "question"}
+    first = visitor.call("widget_post_message", path_params=path, json_body=body)
+    assert first.status == 201, first.body
+    assert first.json["reply_value"] == "question"
+    again = visitor.call("widget_post_message", path_params=path, json_body=body)
+    assert (again.status, again.json) == (200, first.json)
+    other = visitor.call(
+        "widget_post_message", path_params=path, json_body={**body, "reply_value": "order"}
+    )
+    assert other.status == 409
+    too_long = visitor.call(
+        "widget_post_message",
+        path_params=path,
+        json_body={"client_message_id": "tap-2", "text": "x", "reply_value": "v" * 101},
+    )
+    assert too_long.status == 422
+    assert too_long.json["error"]["details"][0]["field"].endswith("reply_value")
+    stored = [
+        m for m in stored_messages(stack, workspace["id"], conversation_id) if m.get("reply_value")
+    ]
+    assert [m["reply_value"] for m in stored] == ["question"]

@@ -85,6 +85,8 @@ def test_patch_changes_only_the_given_fields_and_stores_them(
         ],
         "retention_days": 90,
         "ai_model": "openai/gpt-4o-mini",
+        "ai_fallback_models": ["anthropic/claude-3.5-haiku", "google/gemini-flash-1.5"],
+        "ai_daily_token_budget": 50_000,
         "business_hours": {
             "timezone": "Europe/Oslo",
             "weekly": {
@@ -110,6 +112,12 @@ def test_patch_changes_only_the_given_fields_and_stores_them(
     assert stored["name"] == "Acme Outdoor"
     assert stored["settings"]["retention_days"] == 90
     assert stored["settings"]["ai_model"] == "openai/gpt-4o-mini"
+    assert stored["settings"]["ai_fallback_models"] == [
+        "anthropic/claude-3.5-haiku",
+        "google/gemini-flash-1.5",
+    ]
+    assert stored["settings"]["ai_daily_token_budget"] == 50_000
+    assert settings["ai_daily_token_budget"] == 50_000
     assert stored["settings"]["first_response_sla_seconds"] == 300
     assert stored["settings"]["business_hours"]["timezone"] == "Europe/Oslo"
     assert stored["settings"]["business_hours"]["weekly"]["sat"] == [["10:00", "24:00"]]
@@ -183,6 +191,12 @@ def test_null_clears_the_clearable_settings(
         ({"allowed_dashboard_origins": ["javascript:alert(1)"]}, "allowed_dashboard_origins.0"),
         ({"ai_model": "gpt 4"}, "ai_model"),
         ({"ai_model": ""}, "ai_model"),
+        ({"ai_fallback_models": ["a/b", "c/d", "e/f", "g/h"]}, "ai_fallback_models"),
+        ({"ai_fallback_models": ["not a model"]}, "ai_fallback_models.0"),
+        ({"ai_fallback_models": None}, "ai_fallback_models"),
+        ({"ai_daily_token_budget": -1}, "ai_daily_token_budget"),
+        ({"ai_daily_token_budget": 100_000_001}, "ai_daily_token_budget"),
+        ({"ai_daily_token_budget": "lots"}, "ai_daily_token_budget"),
         ({"business_hours": {"timezone": "Mars/Olympus"}}, "business_hours.timezone"),
         (
             {"business_hours": {"timezone": "UTC", "weekly": {"funday": []}}},

@@ -14,6 +14,10 @@ def epoch() -> int:
     return int(_now())
 
 
+def epoch_float() -> float:
+    return _now()
+
+
 def now() -> datetime:
     return datetime.fromtimestamp(_now(), tz=UTC)
 

@@ -13,9 +13,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 
 
-def ulid() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
-    value = (int(clock._now() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+def _encode(value: int) -> str:
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])
@@ -23,8 +21,25 @@ def ulid() -> str:
     return "".join(reversed(chars))
 
 
+def _ulid_value() -> int:
+    # The top random bit stays clear, so `count` successors never overflow into the time.
+    return (int(clock._now() * 1000) << 80) | (int.from_bytes(os.urandom(10), "big") >> 1)
+
+
+def ulid() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32."""
+    return _encode(_ulid_value())
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{ulid()}"
+
+
+def new_ids(prefix: str, count: int) -> list[str]:
+    """`count` ids that sort in the order given, even within one millisecond (messages
+    written together must be read back in the order they were said)."""
+    first = _ulid_value()
+    return [f"{prefix}_{_encode(first + i)}" for i in range(count)]
 
 
 def id_pattern(prefix: str) -> re.Pattern[str]:

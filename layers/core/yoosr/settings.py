@@ -86,6 +86,47 @@ class AgentRoutingSweepSettings(BaseFunctionSettings):
     time_reserve_seconds: int = 8
 
 
+class BotReplyEventsSettings(BaseFunctionSettings):
+    """The bot's stream consumer: flows, knowledge, the model and its budget."""
+
+    workspaces_table: str
+    conversations_table: str
+    visitors_table: str
+    ephemeral_table: str
+    subject_hash_key_secret: str
+    secret_max_age_seconds: int = 300
+    # SSM SecureString parameter holding the OpenRouter API key; empty: no model (the bot
+    # answers from the knowledge base when it is confident and hands off otherwise).
+    openrouter_api_key_parameter: str = ""
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    # Attribution headers OpenRouter shows in its rankings (HTTP-Referer, X-Title).
+    openrouter_app_url: str = "https://yoosr.example"
+    openrouter_app_title: str = "Yoosr"
+    ai_default_model: str = "openai/gpt-4o-mini"
+    ai_fallback_models: str = ""
+    ai_daily_token_budget: int = 200_000
+    ai_max_tokens: int = Field(default=400, ge=16, le=4_000)
+    # Well under the function's 30 s timeout: a failed call still leaves time to hand off.
+    ai_timeout_seconds: float = Field(default=10.0, gt=0, le=20)
+    # Visitor messages sent within this many seconds of each other get one reply.
+    burst_seconds: float = Field(default=2.0, ge=0, le=5)
+    # Recent messages read per reply (the burst plus the model's context).
+    transcript_messages: int = Field(default=20, ge=1, le=100)
+
+    @property
+    def fallback_models(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.ai_fallback_models.split(",") if m.strip())
+
+
+class BotAdminSettings(DashboardSettings):
+    """The bot's dashboard API (BotReplyFunction): flows, knowledge base, preview."""
+
+    # A flow of 200 steps with long texts fits; the item stays under DynamoDB's 400 KB.
+    max_body_bytes: int = 262_144
+    max_flows: int = Field(default=20, ge=1, le=100)
+    max_knowledge_entries: int = Field(default=500, ge=1, le=2_000)
+
+
 SettingsT = TypeVar("SettingsT", bound=BaseFunctionSettings)
 
 

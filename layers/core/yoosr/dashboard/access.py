@@ -64,6 +64,18 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("POST", "/v1/conversations/{conversation_id}/resolve"): AGENT,
     ("POST", "/v1/conversations/{conversation_id}/reopen"): AGENT,
     ("POST", "/v1/conversations/{conversation_id}/labels"): AGENT,
+    # bot_reply function: flows, knowledge base, preview
+    ("GET", "/v1/bot/flows"): ADMIN,
+    ("POST", "/v1/bot/flows"): ADMIN,
+    ("GET", "/v1/bot/flows/{flow_id}"): ADMIN,
+    ("PUT", "/v1/bot/flows/{flow_id}"): ADMIN,
+    ("DELETE", "/v1/bot/flows/{flow_id}"): ADMIN,
+    ("GET", "/v1/bot/knowledge"): ADMIN,
+    ("POST", "/v1/bot/knowledge"): ADMIN,
+    ("GET", "/v1/bot/knowledge/{entry_id}"): ADMIN,
+    ("PUT", "/v1/bot/knowledge/{entry_id}"): ADMIN,
+    ("DELETE", "/v1/bot/knowledge/{entry_id}"): ADMIN,
+    ("POST", "/v1/bot/preview"): ADMIN,
 }
 
 

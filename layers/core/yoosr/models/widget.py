@@ -12,6 +12,7 @@ from yoosr.models.common import Strict
 
 MESSAGE_MAX_CHARS = 4_000
 CSAT_COMMENT_MAX_CHARS = 1_000
+REPLY_VALUE_MAX_CHARS = 100
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 _EMAIL = re.compile(
     r"^[^@\s<>\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -99,6 +100,14 @@ class MessageIn(Strict):
         description=f"1 to {MESSAGE_MAX_CHARS} characters after trimming.",
     )
 
+    reply_value: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=REPLY_VALUE_MAX_CHARS,
+        description="The value of the quick reply the visitor tapped (bot buttons); `text` "
+        "carries its label.",
+    )
+
     @field_validator("text")
     @classmethod
     def _text_length(cls, value: str) -> str:
@@ -123,7 +132,12 @@ class MessageOut(BaseModel):
     created_at: str
     client_message_id: str | None = None
     agent_id: str | None = None
-    buttons: list[dict[str, str]] | None = None
+    buttons: list[dict[str, str]] | None = Field(
+        default=None, description="Quick replies of a bot message: [{label, value}]."
+    )
+    reply_value: str | None = Field(
+        default=None, description="The quick-reply value a visitor's message carried."
+    )
 
 
 class ConversationOut(BaseModel):

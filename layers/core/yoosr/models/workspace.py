@@ -86,6 +86,10 @@ class WorkspaceSettings(BaseModel):
     retention_days: int | None = None
     # OpenRouter model id (for example "openai/gpt-4o-mini"); None: the platform default.
     ai_model: str | None = None
+    # Tried in order when the model fails or is unavailable (OpenRouter `models`).
+    ai_fallback_models: list[str] = Field(default_factory=list)
+    # Prompt + completion tokens a day (UTC); None: the platform default.
+    ai_daily_token_budget: int | None = None
     # A conversation whose first human reply takes longer than this is flagged overdue.
     first_response_sla_seconds: int | None = None
 

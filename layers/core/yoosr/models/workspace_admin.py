@@ -91,8 +91,16 @@ class AppearancePatch(Strict):
 
 # Fields that may be cleared with null; every other field needs a value when present.
 NULLABLE_SETTINGS = frozenset(
-    {"retention_days", "ai_model", "business_hours", "first_response_sla_seconds"}
+    {
+        "retention_days",
+        "ai_model",
+        "ai_daily_token_budget",
+        "business_hours",
+        "first_response_sla_seconds",
+    }
 )
+AI_FALLBACK_MODELS_MAX = 3
+AI_DAILY_TOKEN_BUDGET_MAX = 100_000_000
 
 
 class WorkspacePatch(Strict):
@@ -116,6 +124,25 @@ class WorkspacePatch(Strict):
     )
     ai_model: Annotated[StrictStr, AfterValidator(valid_ai_model)] | None = Field(
         default=None, description="OpenRouter model id; null uses the platform default."
+    )
+    ai_fallback_models: (
+        Annotated[
+            list[Annotated[StrictStr, AfterValidator(valid_ai_model)]],
+            Field(max_length=AI_FALLBACK_MODELS_MAX),
+            AfterValidator(_unique),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="OpenRouter model ids tried in order when the model fails (at most "
+        f"{AI_FALLBACK_MODELS_MAX}).",
+    )
+    ai_daily_token_budget: (
+        Annotated[StrictInt, Field(ge=0, le=AI_DAILY_TOKEN_BUDGET_MAX)] | None
+    ) = Field(
+        default=None,
+        description="Prompt + completion tokens the bot may use per UTC day; past it the bot "
+        "hands off (0: every AI step hands off). Null uses the platform default.",
     )
     business_hours: BusinessHours | None = Field(
         default=None,
@@ -146,6 +173,7 @@ class WorkspacePatch(Strict):
         "greeting",
         "appearance",
         "pre_chat_fields",
+        "ai_fallback_models",
         mode="before",
     )
     @classmethod
@@ -166,6 +194,8 @@ class WorkspaceSettingsOut(BaseModel):
     allowed_dashboard_origins: list[str]
     retention_days: int | None
     ai_model: str | None
+    ai_fallback_models: list[str]
+    ai_daily_token_budget: int | None
     business_hours: BusinessHours | None
     identity_verification_required: bool
     identity_secret_set: bool = Field(

@@ -60,6 +60,28 @@ def target_department(
     return assignment.first_department(tables.workspaces, ws)
 
 
+@dataclass(frozen=True)
+class Target:
+    department_id: str | None
+    first_response_due_at: str
+
+
+def handoff_target(
+    tables: Tables,
+    ws: str,
+    requested: str | None,
+    current: str | None,
+    workspace_sla_seconds: int | None,
+    now: datetime,
+) -> Target:
+    """Where a handoff goes and when its first human reply is due."""
+    department = target_department(tables, ws, requested, current)
+    return Target(
+        department["department_id"] if department else None,
+        notices.due_at(now, notices.first_response_sla_seconds(department, workspace_sla_seconds)),
+    )
+
+
 def request_human(
     tables: Tables,
     ws: str,
@@ -72,14 +94,16 @@ def request_human(
     state = ConversationState.of(conversation)
     if state.owner == "human" and not state.needs_routing:
         return Handoff(conversation, False)
-    department = target_department(tables, ws, department_id, state.department_id)
-    target = department["department_id"] if department else None
     now: datetime = clock.now()
-    due = notices.due_at(now, notices.first_response_sla_seconds(department, workspace_sla_seconds))
+    target = handoff_target(
+        tables, ws, department_id, state.department_id, workspace_sla_seconds, now
+    )
     arrival = ids.ulid()
 
     def decide(before: ConversationState, _: Item) -> ConversationState:
-        return transitions.hand_off(before, target, arrival, clock.iso(now), due)
+        return transitions.hand_off(
+            before, target.department_id, arrival, clock.iso(now), target.first_response_due_at
+        )
 
     applied = apply_transition(
         tables, ws, conversation["conversation_id"], decide, item=conversation
@@ -91,7 +115,7 @@ def request_human(
             extra={
                 "workspace_id": ws,
                 "conversation_id": conversation["conversation_id"],
-                "department_id": target,
+                "department_id": target.department_id,
                 "requested_by": requested_by,
             },
         )

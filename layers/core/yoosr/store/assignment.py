@@ -254,6 +254,9 @@ class Extras:
     adds: dict[str, Any] = field(default_factory=dict)
     removes: list[str] = field(default_factory=list)
     puts: list[Item] = field(default_factory=list)
+    # One more condition on the conversation item (expression, names, values), for writers
+    # whose decision rests on more than the routing state (the bot's reply cursor).
+    condition: tuple[str, dict[str, str], dict[str, Any]] | None = None
 
 
 def _agent_update(
@@ -326,12 +329,18 @@ def _conversation_update(
     vals.update(guard_vals)
     vals.update(ddb.values(now_epoch=clock.epoch()))
     names.update(guard_names)
+    condition = f"{guard} AND {conv_store.LIVE_CONDITION}"
+    if extras.condition is not None:
+        extra_condition, extra_names, extra_vals = extras.condition
+        condition += f" AND ({extra_condition})"
+        names.update(extra_names)
+        vals.update(extra_vals)
     action = {
         "Update": {
             "TableName": table,
             "Key": ddb.key(*keys.conversation(ws, conversation_id)),
             "UpdateExpression": expression,
-            "ConditionExpression": f"{guard} AND {conv_store.LIVE_CONDITION}",
+            "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": vals,
         }

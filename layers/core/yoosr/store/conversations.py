@@ -546,6 +546,24 @@ def list_messages(
     return items[:limit], more
 
 
+def recent_messages(
+    table: str, workspace_id: str, conversation_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """The last `limit` messages, oldest first (one query, newest end of the range)."""
+    items, _ = ddb.query(
+        table,
+        "pk = :pk AND sk BETWEEN :low AND :high",
+        ddb.values(
+            pk=keys.conversation_pk(workspace_id, conversation_id),
+            low=keys.MESSAGE_PREFIX,
+            high=keys.MESSAGE_RANGE_END,
+        ),
+        limit=limit,
+        forward=False,
+    )
+    return items[::-1]
+
+
 def rate(
     table: str,
     workspace_id: str,

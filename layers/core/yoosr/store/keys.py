@@ -54,3 +54,26 @@ def session(ws: str, token_digest: str) -> tuple[str, str]:
 
 def rate_window(ws: str, dimension: str, subject: str, window_start: int) -> tuple[str, str]:
     return f"{ws}#RATE#{dimension}#{subject}", str(window_start)
+
+
+def ai_budget(ws: str, day: str) -> tuple[str, str]:
+    """The workspace's AI token use on one UTC day (Ephemeral table)."""
+    return f"{ws}#AIBUDGET", day
+
+
+# The bot (Workspaces table): one config item, the flows, the knowledge entries.
+BOT_CONFIG_SK = "BOT"
+BOT_FLOW_PREFIX = "FLOW#"
+KNOWLEDGE_PREFIX = "KB#"
+
+
+def bot_config(ws: str) -> tuple[str, str]:
+    return ws, BOT_CONFIG_SK
+
+
+def bot_flow(ws: str, flow_id: str) -> tuple[str, str]:
+    return ws, BOT_FLOW_PREFIX + flow_id
+
+
+def knowledge_entry(ws: str, entry_id: str) -> tuple[str, str]:
+    return ws, KNOWLEDGE_PREFIX + entry_id

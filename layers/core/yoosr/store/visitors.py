@@ -6,9 +6,11 @@ requests; raw values never appear in a key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from yoosr import clock
+from yoosr.domain import hashing
 from yoosr.errors import TransactionCancelled
 from yoosr.store import ddb, keys
 
@@ -132,3 +134,25 @@ def update_attributes(
         vals=vals or None,
         return_values="ALL_NEW",
     )
+
+
+def contact_fields(
+    subject_key: Callable[[], str],
+    workspace_id: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> dict[str, Any]:
+    """Contact attributes plus the keyed hashes the privacy lookup indexes need (the key is
+    read only when an email address or a phone number is given)."""
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["name"] = name
+    for kind, value in (("email", email), ("phone", phone)):
+        if value is not None:
+            fields[kind] = value
+            fields[f"{kind}_key"] = hashing.lookup_key(
+                workspace_id, hashing.subject_hash(subject_key(), kind, value)
+            )
+    return fields

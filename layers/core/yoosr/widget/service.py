@@ -92,6 +92,7 @@ def _message_out(item: dict[str, Any]) -> MessageOut:
         client_message_id=item.get("client_message_id"),
         agent_id=item.get("agent_id"),
         buttons=item.get("buttons"),
+        reply_value=item.get("reply_value"),
     )
 
 
@@ -155,9 +156,20 @@ def _conversations_out(
 
 
 def _visitor_message(
-    caller: WidgetCaller, conversation_id: str, client_message_id: str, text: str
+    caller: WidgetCaller,
+    conversation_id: str,
+    client_message_id: str,
+    text: str,
+    reply_value: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """A visitor message item (card numbers redacted) and the digest of what was sent."""
+    """A visitor message item (card numbers redacted) and the digest of what was sent (a
+    tapped quick reply's value is part of it: the same id with another value is a conflict)."""
+    extra: dict[str, Any] = {
+        "client_message_id": client_message_id,
+        "visitor_id": caller.visitor_id,
+    }
+    if reply_value is not None:
+        extra["reply_value"] = reply_value
     item = conversations.message_item(
         caller.workspace_id,
         conversation_id,
@@ -166,9 +178,9 @@ def _visitor_message(
         redact_card_numbers(text),
         clock.iso(),
         _retention_expiry(caller),
-        {"client_message_id": client_message_id, "visitor_id": caller.visitor_id},
+        extra,
     )
-    return item, ids.digest(text)
+    return item, ids.digest(text if reply_value is None else f"{text}\x00{reply_value}")
 
 
 def _contact_fields(
@@ -178,25 +190,9 @@ def _contact_fields(
     email: str | None,
     phone: str | None,
 ) -> dict[str, Any]:
-    """Attributes plus the keyed hashes the privacy lookup indexes need."""
-    fields: dict[str, Any] = {}
-    if name is not None:
-        fields["name"] = name
-    if email is not None:
-        fields["email"] = email
-        fields["email_key"] = (
-            workspace_id
-            + "#"
-            + hashing.keyed_hash(_subject_key(settings), "email", hashing.normalise_email(email))
-        )
-    if phone is not None:
-        fields["phone"] = phone
-        fields["phone_key"] = (
-            workspace_id
-            + "#"
-            + hashing.keyed_hash(_subject_key(settings), "phone", hashing.normalise_phone(phone))
-        )
-    return fields
+    return visitors.contact_fields(
+        lambda: _subject_key(settings), workspace_id, name=name, email=email, phone=phone
+    )
 
 
 # ---------------------------------------------------------------- use cases
@@ -338,7 +334,11 @@ def start_conversation(
     first = None
     if body.message is not None:
         message, digest = _visitor_message(
-            caller, conversation_id, body.message.client_message_id, body.message.text
+            caller,
+            conversation_id,
+            body.message.client_message_id,
+            body.message.text,
+            body.message.reply_value,
         )
         first = (message, body.message.client_message_id, digest)
     dedupe = body.client_conversation_id or (
@@ -374,13 +374,17 @@ def list_conversations(
 
 
 def post_message(
-    settings: WidgetIngestSettings, caller: WidgetCaller, client_message_id: str, text: str
+    settings: WidgetIngestSettings,
+    caller: WidgetCaller,
+    client_message_id: str,
+    text: str,
+    reply_value: str | None = None,
 ) -> tuple[MessageOut, bool]:
     visitor_id = caller.require_visitor()
     conversation = caller.require_conversation()
     _limit(settings, caller, write=True)
     message, digest = _visitor_message(
-        caller, conversation["conversation_id"], client_message_id, text
+        caller, conversation["conversation_id"], client_message_id, text, reply_value
     )
     for attempt in range(3):
         # Writing into a resolved conversation reopens it (a human-owned one is then queued

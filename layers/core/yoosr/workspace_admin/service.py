@@ -45,6 +45,8 @@ def workspace_out(workspace: Workspace) -> WorkspaceOut:
             allowed_dashboard_origins=stored.allowed_dashboard_origins,
             retention_days=stored.retention_days,
             ai_model=stored.ai_model,
+            ai_fallback_models=stored.ai_fallback_models,
+            ai_daily_token_budget=stored.ai_daily_token_budget,
             business_hours=stored.business_hours,
             identity_verification_required=stored.identity_verification_required,
             identity_secret_set=bool(stored.identity_secret),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from local.resources import function_environment
 from local.seed import seed_bot
 from local.template import load_template
 from tests.integration.routing_support import StreamTap
+from tests.integration.widget_support import Visitor
 from tests.support import ROOT
 from yoosr.bot import reply
 from yoosr.settings import BotReplyEventsSettings, get_settings
@@ -89,3 +91,14 @@ def use_model(monkeypatch: Any, module: Any, fake: FakeOpenRouter) -> None:
 
 def bot_tap(stack: Any) -> StreamTap:
     return StreamTap(stack, "BotReplyEventsFunction")
+
+
+def say(visitor: Visitor, conversation_id: str, text: str, value: str | None = None) -> None:
+    """A visitor message; `value` is a tapped quick reply's."""
+    body: dict[str, Any] = {"client_message_id": str(uuid.uuid4()), "text": text}
+    if value is not None:
+        body["reply_value"] = value
+    response = visitor.call(
+        "widget_post_message", path_params={"conversation_id": conversation_id}, json_body=body
+    )
+    assert response.status == 201, response.body

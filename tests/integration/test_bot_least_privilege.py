@@ -5,7 +5,6 @@ with an OpenRouter key parameter configured (moto does not enforce IAM)."""
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from tests.integration.bot_support import (
     completion,
     configure_bot_env,
     decision,
+    say,
     seed_demo,
     use_model,
 )
@@ -76,16 +76,6 @@ def statements_with_key(stack: Any) -> list[dict[str, Any]]:
             copy.deepcopy(policy["PolicyDocument"]["Statement"]), stack.resources
         )
     return statements
-
-
-def say(visitor: Visitor, conversation_id: str, text: str, value: str | None = None) -> None:
-    body: dict[str, Any] = {"client_message_id": str(uuid.uuid4()), "text": text}
-    if value:
-        body["reply_value"] = value
-    response = visitor.call(
-        "widget_post_message", path_params={"conversation_id": conversation_id}, json_body=body
-    )
-    assert response.status == 201, response.body
 
 
 def test_bot_role_allows_every_call_the_turns_make(

@@ -19,6 +19,7 @@ from tests.integration.bot_support import (
     completion,
     configure_bot_env,
     decision,
+    say,
     seed_demo,
     use_model,
 )
@@ -52,18 +53,17 @@ def guest(widget: HttpHandlerClient, demo: dict[str, Any]) -> Visitor:
     return v
 
 
-def say(visitor: Visitor, conversation_id: str, text: str, value: str | None = None) -> None:
-    body: dict[str, Any] = {"client_message_id": str(uuid.uuid4()), "text": text}
-    if value is not None:
-        body["reply_value"] = value
-    response = visitor.call(
-        "widget_post_message", path_params={"conversation_id": conversation_id}, json_body=body
-    )
-    assert response.status == 201, response.body
-
-
 def run(tap: StreamTap, bot: Any) -> None:
     tap.deliver(bot.lambda_handler)
+
+
+def at_question(guest: Visitor, tap: StreamTap, bot: Any) -> str:
+    """A new conversation greeted by the demo flow, with "Ask a question" tapped."""
+    conversation_id = guest.start_conversation(text=None)
+    run(tap, bot)
+    say(guest, conversation_id, "Ask a question", value="question")
+    run(tap, bot)
+    return conversation_id
 
 
 def bot_said(stack: Any, ws: str, conversation_id: str) -> list[dict[str, Any]]:
@@ -155,10 +155,7 @@ def test_a_burst_gets_one_reply_whether_delivered_together_or_apart(
     stack: Any, bot: Any, tap: StreamTap, demo: dict[str, Any], guest: Visitor
 ) -> None:
     ws = demo["id"]
-    conversation_id = guest.start_conversation(text=None)
-    run(tap, bot)
-    say(guest, conversation_id, "Ask a question", value="question")
-    run(tap, bot)
+    conversation_id = at_question(guest, tap, bot)
     turns = conversation_item(stack, ws, conversation_id)["bot_turns"]
 
     # Together: three messages in one batch.
@@ -231,10 +228,7 @@ def test_model_answer_request_usage_and_budget(
         )
     )
     use_model(monkeypatch, bot, fake)
-    conversation_id = guest.start_conversation(text=None)
-    run(tap, bot)
-    say(guest, conversation_id, "Ask a question", value="question")
-    run(tap, bot)
+    conversation_id = at_question(guest, tap, bot)
     say(guest, conversation_id, "Shipping to jane@example.com at +49 151 23456789 - how long?")
     run(tap, bot)
 
@@ -292,10 +286,7 @@ def test_every_model_fault_ends_in_a_polite_handoff(
     ws = demo["id"]
     fake = FakeOpenRouter(fault)
     use_model(monkeypatch, bot, fake)
-    conversation_id = guest.start_conversation(text=None)
-    run(tap, bot)
-    say(guest, conversation_id, "Ask a question", value="question")
-    run(tap, bot)
+    conversation_id = at_question(guest, tap, bot)
     started = time.monotonic()
     say(guest, conversation_id, "Do you ship to Norway?")
     run(tap, bot)
@@ -323,10 +314,7 @@ def test_past_the_daily_budget_the_bot_hands_off_without_calling_the_model(
     workspaces.update_settings(stack.table("WorkspacesTable"), ws, {"ai_daily_token_budget": 300})
     fake = FakeOpenRouter(lambda _: httpx.Response(200, json=completion(decision("x"))))
     use_model(monkeypatch, bot, fake)
-    conversation_id = guest.start_conversation(text=None)
-    run(tap, bot)
-    say(guest, conversation_id, "Ask a question", value="question")
-    run(tap, bot)
+    conversation_id = at_question(guest, tap, bot)
     say(guest, conversation_id, "How long does shipping take?")
     run(tap, bot)
     assert fake.requests == []
@@ -380,10 +368,7 @@ def test_a_human_taking_over_while_the_model_answers_silences_the_bot(
     from yoosr.store.assignment import Tables
 
     ws = demo["id"]
-    conversation_id = guest.start_conversation(text=None)
-    run(tap, bot)
-    say(guest, conversation_id, "Ask a question", value="question")
-    run(tap, bot)
+    conversation_id = at_question(guest, tap, bot)
     tables = Tables(stack.table("WorkspacesTable"), stack.table("ConversationsTable"))
     agent_id = "user_agent_" + uuid.uuid4().hex[:8]
     ddb.put(

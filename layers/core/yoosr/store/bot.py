@@ -28,7 +28,7 @@ from yoosr import clock
 from yoosr.bot.flows import Flow
 from yoosr.bot.knowledge import KnowledgeEntry
 from yoosr.errors import Conflict, NotFound, TransactionCancelled, Unavailable
-from yoosr.store import ddb, keys
+from yoosr.store import ddb, keys, team
 
 Item = dict[str, Any]
 
@@ -106,29 +106,9 @@ def list_knowledge(table: str, ws: str) -> list[KnowledgeEntry]:
 # ---------------------------------------------------------------- reads for the admin API
 
 
-def _cursor_of(item: Mapping[str, Any]) -> str | None:
-    return ddb.encode_cursor({"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}})
-
-
-def _page(
-    table: str, ws: str, prefix: str, limit: int, cursor: str | None
-) -> tuple[list[Item], str | None]:
-    """One page in sort-key order (ids are ULIDs: oldest first). One item more than asked is
-    read, so the last page never hands out a cursor to nothing; the cursor must stay inside
-    this workspace's range of `prefix`."""
-    start = ddb.decode_cursor(cursor, {"pk": ws}, {"sk": prefix}) if cursor else None
-    items, last_key = ddb.query(
-        table,
-        "pk = :pk AND begins_with(sk, :prefix)",
-        ddb.values(pk=ws, prefix=prefix),
-        limit=limit + 1,
-        start_key=start,
-    )
-    if len(items) > limit:
-        items = items[:limit]
-        return items, _cursor_of(items[-1])
-    # Fewer than asked yet a LastEvaluatedKey: the 1 MB page limit or expired items cut it.
-    return items, ddb.encode_cursor(last_key)
+# One page in sort-key order (ids are ULIDs: oldest first), the cursor kept inside this
+# workspace's range of the prefix: the same paging as the team's items.
+_page = team.page
 
 
 def get_flow_item(table: str, ws: str, flow_id: str) -> Item | None:

@@ -104,7 +104,7 @@ InConversation = Annotated[WidgetCaller, Depends(conversation_caller)]
 @app.get("/v1/widget/config", response_model=WidgetConfigOut, responses=ERROR_RESPONSES)
 def get_config(caller: Workspace) -> WidgetConfigOut:
     """Greeting, appearance, business hours and whether agents are online."""
-    return service.widget_config(caller)
+    return service.widget_config(settings, caller)
 
 
 @app.post(

@@ -336,3 +336,19 @@ def test_a_tapped_quick_reply_keeps_its_value_and_replays_exactly(
         m for m in stored_messages(stack, workspace["id"], conversation_id) if m.get("reply_value")
     ]
     assert [m["reply_value"] for m in stored] == ["question"]
+
+
+def test_config_says_agents_are_online_only_while_one_is(
+    stack: Any, widget: HttpHandlerClient, workspace: dict
+) -> None:
+    from yoosr import clock
+
+    visitor = Visitor(widget, workspace["key"])
+    assert visitor.call("widget_get_config").json["agents_online"] is False
+    table = stack.table("WorkspacesTable")
+    agent = {"pk": workspace["id"], "sk": "AGENT#user_on", "item_type": "agent", "open_count": 0}
+    ddb.put(table, {**agent, "status": "online", "presence_expires_at": clock.epoch() + 60})
+    assert visitor.call("widget_get_config").json["agents_online"] is True
+    # A lapsed heartbeat is offline without anyone writing anything.
+    ddb.put(table, {**agent, "status": "online", "presence_expires_at": clock.epoch() - 1})
+    assert visitor.call("widget_get_config").json["agents_online"] is False

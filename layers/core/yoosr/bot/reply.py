@@ -54,7 +54,6 @@ from yoosr.store import agents, budget, conversations, ddb, keys, visitors
 from yoosr.store import bot as bot_store
 from yoosr.store.assignment import Extras, Tables
 from yoosr.store.secrets import get_secret, get_secure_parameter
-from yoosr.team.rules import effective_status
 
 Item = dict[str, Any]
 AiComplete = Callable[[Any], AiResult]
@@ -169,20 +168,6 @@ def _uses_agents_online(flow: Flow) -> bool:
         and any(isinstance(rule, AgentsOnlineRule) for rule in step.rules)
         for step in flow.steps
     )
-
-
-def agents_online(table: str, ws: str) -> bool:
-    now = clock.epoch()
-    cursor: str | None = None
-    while True:
-        items, cursor = agents.page(table, ws, 100, cursor)
-        if any(
-            effective_status(item.get("status"), item.get("presence_expires_at"), now) == "online"
-            for item in items
-        ):
-            return True
-        if cursor is None:
-            return False
 
 
 # ---------------------------------------------------------------- answering
@@ -499,7 +484,9 @@ def take_turn(settings: BotReplyEventsSettings, trigger: Trigger, ai: AiPort) ->
         attributes=attributes,
         business_hours_open=business_hours.status(workspace.settings.business_hours, now_dt)[0],
         agents_online=(
-            agents_online(settings.workspaces_table, ws) if _uses_agents_online(flow) else False
+            agents.any_online(settings.workspaces_table, ws, clock.epoch())
+            if _uses_agents_online(flow)
+            else False
         ),
         answer=answerer,
     )

@@ -33,6 +33,7 @@ from typing import Any
 
 from yoosr.errors import ConditionFailed, NotFound, TransactionCancelled, ValidationFailed
 from yoosr.store import ddb, keys, team
+from yoosr.team.rules import effective_status
 
 AGENT_PREFIX = "AGENT#"
 DEFAULT_CAPACITY = 5
@@ -172,3 +173,17 @@ def set_team(
                 ]
             ) from cancelled
         raise ConditionFailed from cancelled
+
+
+def any_online(table: str, workspace_id: str, now: int) -> bool:
+    """Whether some agent's effective presence is online (pages until one is found)."""
+    cursor: str | None = None
+    while True:
+        items, cursor = page(table, workspace_id, 100, cursor)
+        if any(
+            effective_status(item.get("status"), item.get("presence_expires_at"), now) == "online"
+            for item in items
+        ):
+            return True
+        if cursor is None:
+            return False

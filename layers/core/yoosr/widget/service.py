@@ -37,7 +37,7 @@ from yoosr.models.widget import (
 from yoosr.observability import count, logger
 from yoosr.routing import handoff, notices, transitions, waiting
 from yoosr.settings import WidgetIngestSettings
-from yoosr.store import assignment, conversations, ephemeral, visitors
+from yoosr.store import agents, assignment, conversations, ephemeral, visitors
 from yoosr.store.secrets import get_secret
 from yoosr.widget.auth import SESSION_TOKEN_PREFIX, WidgetCaller
 
@@ -198,7 +198,7 @@ def _contact_fields(
 # ---------------------------------------------------------------- use cases
 
 
-def widget_config(caller: WidgetCaller) -> WidgetConfigOut:
+def widget_config(settings_: WidgetIngestSettings, caller: WidgetCaller) -> WidgetConfigOut:
     settings = caller.workspace.settings
     open_now, next_open = business_hours.status(settings.business_hours, clock.now())
     return WidgetConfigOut(
@@ -210,7 +210,9 @@ def widget_config(caller: WidgetCaller) -> WidgetConfigOut:
             open_now=open_now,
             next_open_at=clock.iso(next_open) if next_open else None,
         ),
-        agents_online=caller.workspace.agents_online > 0,
+        agents_online=agents.any_online(
+            settings_.workspaces_table, caller.workspace_id, clock.epoch()
+        ),
         pre_chat_fields=settings.pre_chat_fields,
         identity_verification_required=settings.identity_verification_required,
         limits=WidgetLimits(),

@@ -10,12 +10,12 @@ export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH; under pyenv this puts it there beside 3.11.
 export PYENV_VERSION ?= 3.11.7:3.13.0
 
-.PHONY: help dev test lint typecheck template unit integration local-tests e2e build bench \
-        openapi deploy clean
+.PHONY: help dev test lint typecheck template unit integration local-tests e2e browser chromium \
+        build bench openapi deploy clean
 
 help:
 	@echo "make dev      - start the local stack on 127.0.0.1:$${YOOSR_PORT:-3000} (Ctrl-C stops it)"
-	@echo "make test     - lint, type check, template checks, build, every test suite"
+	@echo "make test     - lint, type check, template checks, build, every test suite (browser too)"
 	@echo "make bench    - cold start and DynamoDB cost figures (BENCHMARKS.md)"
 	@echo "make build    - sam build (no Docker needed)"
 	@echo "make deploy   - sam deploy --guided"
@@ -58,10 +58,27 @@ local-tests: $(VENV)/.installed
 e2e: $(VENV)/.installed
 	$(PY) -m pytest tests/e2e -q
 
+# The browser tests (tests/browser) drive Debian's Chromium with Playwright. As root (CI) it is
+# installed when missing; otherwise, or if that fails, the browser tests skip and say why.
+CHROMIUM := $(or $(YOOSR_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	else \
+		echo "No $(CHROMIUM) (apt-get install chromium as root): the browser tests will be skipped"; \
+	fi
+
+browser: $(VENV)/.installed chromium
+	$(PY) -m pytest tests/browser -q
+
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --parallel
 
-test: lint typecheck template build
+test: lint typecheck template build chromium
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed

@@ -120,7 +120,29 @@ def markdown(results: dict[str, Any]) -> str:
             + ", ".join(f"{op} × {n:g}" for op, n in sorted(others.items()))
             + " (cached per container)."
         )
+    lines += _analytics(results.get("analytics_overview"))
     return "\n".join(lines) + "\n"
+
+
+def _analytics(figures: dict[str, Any] | None) -> list[str]:
+    """What a 30-day overview reads as a workspace grows (bench/analytics_reads.py)."""
+    if not figures:
+        return []
+    lines = [
+        "",
+        f"### Analytics: one {figures['days']}-day overview (GET /v1/analytics/overview)",
+        "",
+        "| workspace | messages | rollup items stored | requests | items read | RCU |",
+        "|---|---:|---:|---|---:|---:|",
+    ]
+    for row in figures["sizes"].values():
+        requests = ", ".join(f"{op} × {n}" for op, n in row["requests"].items())
+        lines.append(
+            f"| {row['conversations']:,} conversations | {row['messages']:,} | "
+            f"{row['rollup_items_stored']:,} | {requests} | {row['items_read']:,} | "
+            f"{row['rcu']:g} |"
+        )
+    return lines
 
 
 def write(results: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ for extra in (ROOT / "layers" / "core",):
     if str(extra) not in sys.path:
         sys.path.insert(1, str(extra))
 
-from bench import cold_start, dynamodb_cost, report  # noqa: E402
+from bench import analytics_reads, cold_start, dynamodb_cost, report  # noqa: E402
 from bench.runtime import prepare  # noqa: E402
 from tests.support import FAKE_AWS_ENV, sample_event  # noqa: E402
 
@@ -151,6 +151,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _log,
         )
         _log(f"DynamoDB counts done in {time.perf_counter() - started:.0f} s")
+        started = time.perf_counter()
+        analytics = analytics_reads.measure(
+            template,
+            resources,
+            endpoint,
+            function_environment(template, "AnalyticsFunction", resources),
+            _log,
+        )
+        _log(f"analytics reads done in {time.perf_counter() - started:.0f} s")
     finally:
         server.stop()
 
@@ -171,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "note": "capacity computed from item sizes; moto reports placeholders",
             "operations": operations,
         },
+        "analytics_overview": analytics,
     }
 
 

@@ -47,6 +47,11 @@ def _isolate_from_real_aws() -> None:
 
 def _hint(stack: Stack) -> str:
     lines = [f"Yoosr local stack ready: {stack.api_url}  (AWS endpoint {stack.aws_endpoint_url})"]
+    if stack.workspaces:
+        lines.append(
+            f"Open first: {stack.api_url}/demo (the demo shop with the chat widget) and "
+            f"{stack.api_url}/demo/agent (the agent view) in two tabs"
+        )
     acme = stack.workspaces.get("acme") or {}
     if acme.get("widget_key"):
         origin = (acme.get("allowed_origins") or [None])[0]

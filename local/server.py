@@ -7,10 +7,16 @@
     POST /_local/schedules/<Function>/<Event>  fire one now (a JSON body replaces its Input)
     POST /_local/invoke/<Function>             invoke a function with the JSON body as event
     POST /_local/drain?timeout=30              wait until stream and queue pollers caught up
+    GET  /_local/outbox[?to=<address>]         emails the functions sent (one-time codes):
+                                               kept here instead of delivered
+    POST /_local/ses                           SES SendEmail for the functions that send email
+                                               (their AWS_ENDPOINT_URL_SES points here)
     GET  /_local/clerk/.well-known/jwks.json   the development Clerk issuer's public keys
     POST /_local/openrouter/api/v1/chat/completions
                                                the OpenRouter stand-in (local/model.py), which
                                                the bot calls with YOOSR_LOCAL_MODEL=local
+
+/demo, /demo/agent and /demo/<asset>: the demo site with the widget (local/demo.py).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from local import model
+from local import demo, model
 from local.apigw import (
     MAX_BODY_BYTES,
     ApiRequest,
@@ -137,6 +143,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             response = self._local(request)
             self._send(response, request_id)
             return
+        if demo.handles(request.raw_path):
+            self._send(demo.serve(stack, request), request_id)
+            return
         response, function = self._api(request, request_id)
         self._send(response, request_id)
         elapsed = (time.monotonic() - started) * 1000
@@ -191,6 +200,12 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
             return response
         if parts[:3] == ["openrouter", "api", "v1"]:
             return self._openrouter(request, parts[3:])
+        if method == "POST" and parts == ["ses"]:
+            status, xml = stack.receive_email(request.body)
+            return ApiResponse(status, [("content-type", "text/xml")], xml.encode())
+        if method == "GET" and parts == ["outbox"]:
+            recipient = query.get("to", [None])[0]
+            return _json(200, {"messages": stack.outbox(recipient)})
         if method == "POST" and parts == ["drain"]:
             timeout = float(query.get("timeout", ["30"])[0])
             drained = stack.drain(min(max(timeout, 0.0), 300.0))

@@ -11,9 +11,11 @@ import os
 import shlex
 import sys
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qs
 
 import boto3
 
@@ -38,6 +40,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 KEY_PARAMETER = "OpenRouterApiKeyParameter"
 KEY_PARAMETER_VARIABLE = "YOOSR_OPENROUTER_API_KEY_PARAMETER"
 BASE_URL_VARIABLE = "YOOSR_OPENROUTER_BASE_URL"
+# Email: functions that send it (YOOSR_PRIVACY_EMAIL_FROM) reach SES at this stack, which
+# records what they send (GET /_local/outbox) instead of delivering it, and refuses any sender
+# but the template's identity, as SES does.
+EMAIL_SENDER_VARIABLE = "YOOSR_PRIVACY_EMAIL_FROM"
+SES_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SES"
+SES_PATH = "/_local/ses"
+EMAIL_IDENTITY_PARAMETER = "PrivacyEmailIdentity"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -124,6 +133,8 @@ class Stack:
         self.model = "off"
         self._model_key: tuple[str, str] | None = None  # (SSM parameter name, key) to store
         self._stop = threading.Event()
+        self._sent: list[dict[str, Any]] = []  # emails the functions sent (the local SES)
+        self._sent_lock = threading.Lock()
         self._moto: MotoServer | None = None
         self._api: ApiServer | None = None
         self._api_thread: threading.Thread | None = None
@@ -362,9 +373,54 @@ class Stack:
         """The one local-only addition to a function's environment (never in the template):
         with the `local` model, a function that reads the OpenRouter key parameter calls the
         stand-in on this stack instead of openrouter.ai."""
+        extra = {}
         if self.model == "local" and environment.get(KEY_PARAMETER_VARIABLE):
-            return {BASE_URL_VARIABLE: self.model_base_url}
-        return {}
+            extra[BASE_URL_VARIABLE] = self.model_base_url
+        if environment.get(EMAIL_SENDER_VARIABLE):
+            extra[SES_ENDPOINT_VARIABLE] = f"{self.api_url}{SES_PATH}"
+        return extra
+
+    # ------------------------------------------------------------ email (a local SES)
+
+    def receive_email(self, body: bytes) -> tuple[int, str]:
+        """SES SendEmail as the functions call it (query protocol, at SES_PATH): refused
+        unless sent as the template's identity (an address, or an address of its domain),
+        then kept for `outbox`. Returns (HTTP status, XML body)."""
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
+        if form.get("Action") != "SendEmail":
+            return 400, _ses_error("InvalidAction", "only SendEmail is served locally")
+        source = form.get("Source", "")
+        identity = str(self.template.parameter_value(EMAIL_IDENTITY_PARAMETER) or "")
+        address = source.rsplit("<", 1)[-1].rstrip(">").strip()
+        if identity not in (address, address.rsplit("@", 1)[-1]) or not identity:
+            return 400, _ses_error("MessageRejected", f"Email address is not verified: {address}")
+        message_id = str(uuid.uuid4())
+        to = [v for k, v in sorted(form.items()) if k.startswith("Destination.ToAddresses.member.")]
+        with self._sent_lock:
+            self._sent.append(
+                {
+                    "id": message_id,
+                    "from": source,
+                    "to": to,
+                    "subject": form.get("Message.Subject.Data", ""),
+                    "body": form.get("Message.Body.Text.Data", ""),
+                }
+            )
+        self.sink.write("ses", f"SendEmail -> kept in the outbox ({len(to)} recipient(s))")
+        return 200, (
+            '<SendEmailResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/">'
+            f"<SendEmailResult><MessageId>{message_id}</MessageId></SendEmailResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</SendEmailResponse>"
+        )
+
+    def outbox(self, recipient: str | None = None) -> list[dict[str, Any]]:
+        """The emails the functions sent, oldest first (only those to `recipient`)."""
+        with self._sent_lock:
+            sent = list(self._sent)
+        if recipient is None:
+            return sent
+        return [m for m in sent if recipient.lower() in {a.lower() for a in m["to"]}]
 
     # ------------------------------------------------------------ wiring
 
@@ -558,3 +614,11 @@ class Stack:
         ) as handle:
             json.dump(document, handle, indent=2)
         temporary.replace(path)
+
+
+def _ses_error(code: str, message: str) -> str:
+    return (
+        '<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error>'
+        f"<Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )

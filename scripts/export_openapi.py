@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HTTP_FUNCTIONS = ("widget_ingest", "workspace", "agent_routing", "bot_reply")
+HTTP_FUNCTIONS = (
+    "widget_ingest",
+    "workspace",
+    "agent_routing",
+    "bot_reply",
+    "analytics",
+    "privacy",
+    "privacy_widget",
+)
 # Settings need resource names; the schema does not depend on their values.
 PLACEHOLDER_ENV = {
     "YOOSR_WORKSPACES_TABLE": "schema",
@@ -21,6 +29,11 @@ PLACEHOLDER_ENV = {
     "YOOSR_VISITORS_TABLE": "schema",
     "YOOSR_EPHEMERAL_TABLE": "schema",
     "YOOSR_SUBJECT_HASH_KEY_SECRET": "schema",
+    "YOOSR_PRIVACY_REQUESTS_TABLE": "schema",
+    "YOOSR_PRIVACY_EXPORTS_BUCKET": "schema",
+    "YOOSR_PRIVACY_JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/schema",
+    "YOOSR_PRIVACY_EMAIL_FROM": "privacy@schema.example",
+    "YOOSR_ANALYTICS_TABLE": "schema",
     "YOOSR_CLERK_ISSUER": "https://clerk.schema.example",
     "AWS_DEFAULT_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "Yoosr",

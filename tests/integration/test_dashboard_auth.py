@@ -149,6 +149,9 @@ def test_every_flawed_token_gets_401_on_every_authenticated_route(
         # Given a token that is fine: the route answers something other than 401/403
         control = call(handler, method, path, org.admin_token)
         assert control.status not in (401, 403), (method, path, control.body)
+        if (method, path) == ("POST", "/v1/workspace/deletion"):
+            # The control scheduled the shared workspace's deletion: cancel it at once.
+            assert call(handler, "DELETE", path, org.admin_token).status == 200
         # Then every flawed one is refused as unauthenticated
         for name, token in tokens.items():
             response = call(handler, method, path, token)
@@ -213,7 +216,11 @@ def test_every_served_dashboard_route_is_in_the_role_table_and_the_template(
         for route in served_routes:
             assert route in ROUTE_ROLES, f"{function.logical_id} serves {route}: not in ROUTE_ROLES"
             assert route in declared, f"{function.logical_id} serves {route}: not in template"
-            assert ("OPTIONS", route[1]) in function.routes, f"no preflight route for {route[1]}"
+            # One route key, one integration: a path two functions share (GET and DELETE
+            # /v1/conversations/{id}) has its preflight in one of them.
+            assert any(("OPTIONS", route[1]) in f.routes for f in dashboard_functions().values()), (
+                f"no preflight route for {route[1]}"
+            )
         assert declared <= served_routes, f"{function.logical_id} declares routes it lacks"
 
 

@@ -30,6 +30,41 @@ def _table_arn(stack: Any, table: str) -> str:
     raise AssertionError(f"unknown table {table}")
 
 
+S3_OBJECT_ACTIONS = {
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "DeleteObject": "s3:DeleteObject",
+}
+
+
+def _s3_permissions(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    bucket = f"arn:aws:s3:::{params['Bucket']}"
+    if operation in ("ListObjectsV2", "ListObjects"):
+        return [("s3:ListBucket", bucket)]
+    if operation == "DeleteObjects":
+        return [("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
+    return [(S3_OBJECT_ACTIONS[operation], f"{bucket}/{params['Key']}")]
+
+
+def _queue_arn(stack: Any, url: str) -> str:
+    for logical_id, resource in stack.resources.by_type("AWS::SQS::Queue").items():
+        if resource.ref == url:
+            return str(stack.resources.get_att(logical_id, "Arn"))
+    raise AssertionError(f"unknown queue {url}")
+
+
+def _ses_identity(stack: Any, source: str) -> str:
+    """The verified identity SES authorizes a send against: the address itself when the
+    template names it, else its domain."""
+    named = stack.resources.template.parameter_value("PrivacyEmailIdentity")
+    return source if named == source else source.rsplit("@", 1)[-1]
+
+
 def required_permissions(
     stack: Any, service: str, operation: str, params: dict[str, Any]
 ) -> list[tuple[str, str]]:
@@ -39,8 +74,18 @@ def required_permissions(
         template = stack.resources.template
         arn = f"arn:aws:ssm:{template.region}:{template.account_id}:parameter{params['Name']}"
         return [(f"ssm:{operation}", arn)]
-    if operation == "BatchGetItem":
-        return [("dynamodb:BatchGetItem", _table_arn(stack, t)) for t in params["RequestItems"]]
+    if service == "s3":
+        return _s3_permissions(operation, params)
+    if service == "sqs":
+        action = "SendMessage" if operation == "SendMessageBatch" else operation
+        return [(f"sqs:{action}", _queue_arn(stack, params["QueueUrl"]))]
+    if service == "ses":
+        template = stack.resources.template
+        identity = _ses_identity(stack, params["Source"])
+        arn = f"arn:aws:ses:{template.region}:{template.account_id}:identity/{identity}"
+        return [(f"ses:{operation}", arn)]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(f"dynamodb:{operation}", _table_arn(stack, t)) for t in params["RequestItems"]]
     if operation == "TransactWriteItems":
         return [
             (f"dynamodb:{TRANSACT_ACTIONS[kind]}", _table_arn(stack, body["TableName"]))

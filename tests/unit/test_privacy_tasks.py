@@ -71,7 +71,6 @@ def test_an_erasure_runs_in_phases_and_ends_with_verification() -> None:
         "1-erase-ephemeral.rate_windows",
         "2-erase-conversations.conversation",
         "3-erase-visitors.visitor",
-        "3-erase-visitors.identity",
         "4-verify",
     ]
     # Phase 1 waits for phase 0

@@ -133,3 +133,89 @@ SettingsT = TypeVar("SettingsT", bound=BaseFunctionSettings)
 @cache
 def get_settings(kind: type[SettingsT]) -> SettingsT:
     return kind()
+
+
+# ---------------------------------------------------------------- privacy (issue 5)
+
+
+class PrivacySettings(DashboardSettings):
+    """The privacy dashboard API (PrivacyFunction): requests, decisions, downloads, workspace
+    deletion and deleting one conversation."""
+
+    conversations_table: str
+    privacy_requests_table: str
+    privacy_exports_bucket: str
+    privacy_jobs_queue_url: str
+    subject_hash_key_secret: str
+    secret_max_age_seconds: int = 300
+    # Presigned download URLs live this long (the issue caps them at 15 minutes).
+    download_url_seconds: int = Field(default=300, ge=30, le=900)
+
+
+class PrivacyWidgetSettings(WidgetIngestSettings):
+    """The visitor's privacy routes (PrivacyWidgetFunction): the widget's credentials, plus
+    the privacy resources and the one-time-code email."""
+
+    privacy_requests_table: str
+    privacy_exports_bucket: str
+    privacy_jobs_queue_url: str
+    privacy_email_from: str
+    download_url_seconds: int = Field(default=300, ge=30, le=900)
+    # Per visitor and per IP: requests, code entries and resends, per hour.
+    rate_privacy_window_seconds: int = 3_600
+    rate_privacy_visitor_writes: int = 20
+    rate_privacy_ip_writes: int = 60
+    # Codes sent to one address per day, whoever asks (no mail bombing through the widget).
+    rate_privacy_email_sends: int = 5
+
+
+class PrivacyWorkerSettings(BaseFunctionSettings):
+    """The privacy job worker (PrivacyWorkerFunction)."""
+
+    workspaces_table: str
+    conversations_table: str
+    visitors_table: str
+    ephemeral_table: str
+    privacy_requests_table: str
+    privacy_exports_bucket: str
+    privacy_jobs_queue_url: str
+    subject_hash_key_secret: str
+    secret_max_age_seconds: int = 300
+    # Items read per page of a task (a DynamoDB page is at most 1 MB anyway).
+    page_size: int = Field(default=500, ge=25, le=1_000)
+    # Where the export's JSON is spooled while the zip is written (Lambda's /tmp).
+    spool_dir: str = "/tmp"  # noqa: S108 - Lambda's only writable directory
+
+
+class PrivacyFailuresSettings(BaseFunctionSettings):
+    privacy_requests_table: str
+
+
+class PrivacyScheduleSettings(BaseFunctionSettings):
+    privacy_requests_table: str
+    privacy_jobs_queue_url: str
+    # Stop starting new work this long before the Lambda timeout; the next day continues.
+    time_reserve_seconds: int = 15
+    # A queued request nobody started for this long is enqueued again.
+    stalled_after_seconds: int = 900
+
+
+# ---------------------------------------------------------------- analytics (issue 6)
+
+
+class AnalyticsSettings(DashboardSettings):
+    """The analytics dashboard API (AnalyticsFunction): reads rollups only."""
+
+    analytics_table: str
+
+
+class AnalyticsEventsSettings(BaseFunctionSettings):
+    """The analytics consumer of the Conversations stream (AnalyticsEventsFunction)."""
+
+    workspaces_table: str
+    analytics_table: str
+    # A workspace's time zone is read at most this often per container.
+    timezone_cache_seconds: int = Field(default=300, ge=0, le=3_600)
+    # Longer than a stream record can live (24 h) plus retries and a replay: redelivery
+    # always finds the marker.
+    dedupe_marker_seconds: int = Field(default=3 * 86_400, ge=3 * 86_400)

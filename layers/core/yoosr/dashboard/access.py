@@ -76,7 +76,32 @@ ROUTE_ROLES: dict[tuple[str, str], Role] = {
     ("PUT", "/v1/bot/knowledge/{entry_id}"): ADMIN,
     ("DELETE", "/v1/bot/knowledge/{entry_id}"): ADMIN,
     ("POST", "/v1/bot/preview"): ADMIN,
+    # analytics function: figures from rollups
+    ("GET", "/v1/analytics/overview"): ADMIN,
+    ("GET", "/v1/analytics/timeseries"): ADMIN,
+    ("GET", "/v1/analytics/agents"): ADMIN,
+    ("GET", "/v1/analytics/ai-usage"): ADMIN,
+    # privacy function: requests, decisions, downloads, workspace deletion, one conversation
+    ("GET", "/v1/privacy/requests"): ADMIN,
+    ("POST", "/v1/privacy/requests"): ADMIN,
+    ("GET", "/v1/privacy/requests/{request_id}"): ADMIN,
+    ("POST", "/v1/privacy/requests/{request_id}/approve"): ADMIN,
+    ("POST", "/v1/privacy/requests/{request_id}/deny"): ADMIN,
+    ("POST", "/v1/privacy/requests/{request_id}/extend"): ADMIN,
+    ("POST", "/v1/privacy/requests/{request_id}/cancel"): ADMIN,
+    ("POST", "/v1/privacy/requests/{request_id}/retry"): ADMIN,
+    ("GET", "/v1/privacy/requests/{request_id}/download"): ADMIN,
+    ("POST", "/v1/workspace/deletion"): ADMIN,
+    ("DELETE", "/v1/workspace/deletion"): ADMIN,
+    ("DELETE", "/v1/conversations/{conversation_id}"): ADMIN,
 }
+
+PENDING_DELETION = "pending_deletion"
+# A workspace pending deletion is disabled for everyone (widget and dashboard) except on
+# these routes, so that its admins can still cancel the deletion during the grace period.
+WHILE_PENDING_DELETION: frozenset[tuple[str, str]] = frozenset(
+    {("POST", "/v1/workspace/deletion"), ("DELETE", "/v1/workspace/deletion")}
+)
 
 
 @dataclass(frozen=True)
@@ -177,7 +202,10 @@ def authenticate(
         workspace = Workspace.model_validate(created)
     if workspace.org_id not in (None, claims.org_id):  # pragma: no cover - ids are derived
         raise Forbidden("This workspace belongs to another organization.")
-    if workspace.status != "active":
+    if workspace.status != "active" and not (
+        workspace.status == PENDING_DELETION
+        and (method.upper(), path_template) in WHILE_PENDING_DELETION
+    ):
         raise Forbidden("This workspace is not active.", code="workspace_disabled")
     if cors_state is not None:
         allow_origin(cors_state, origin, workspace.settings.allowed_dashboard_origins)

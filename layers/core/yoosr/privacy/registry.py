@@ -20,7 +20,11 @@ Erase modes:
 Phases of an erasure: 0 stop new data (sessions) and old copies (export packages); 1 what
 hangs off a conversation or visitor; 2 conversation items (what the by_visitor index finds:
 deleted after their children, so a crash leaves them findable); 3 the visitor item (what the
-email/phone indexes find: last, for the same reason). A verify task then checks every store.
+email/phone indexes find: last, for the same reason) with its identity link. A verify task then
+checks every store.
+
+The handlers that do each of these, per store and action, are in yoosr.store.privacy_stores
+(a test fails when a store here has no handler for what it declares).
 """
 
 from __future__ import annotations
@@ -110,6 +114,7 @@ _WORKSPACE: frozenset[Scope] = frozenset({"workspace"})
 _BY_VISITOR = "by_visitor (visitor_pk = {ws}#VISITOR#{visitor_id}) → conversation ids"
 _CONV_PURGE = "by_status ({ws}#STATUS#open, {ws}#STATUS#resolved) → conversation ids"
 _CONV_INDEX = "conversations.conversation"
+_VISITOR_PURGE = "Visitors by_workspace (workspace_id = {ws}) → visitor ids, then per visitor"
 
 STORES: tuple[Store, ...] = (
     # ------------------------------------------------------------ Visitors table
@@ -129,9 +134,7 @@ STORES: tuple[Store, ...] = (
         verify="GetItem of each visitor key is empty; by_email_key and by_phone_key queries "
         "for the subject's keyed hash return nothing",
         scopes=_SUBJECT,
-        purge="no per-workspace listing yet",
-        gap="a workspace purge needs a KEYS_ONLY index on workspace_id (or a visitor list "
-        "per workspace) to find visitors without a scan",
+        purge="by_workspace (workspace_id = {ws}) → every visitor and identity item",
     ),
     Store(
         name="visitors.identity",
@@ -141,13 +144,28 @@ STORES: tuple[Store, ...] = (
         export=None,
         export_note="a link between two ids; the visitor entity already says the identity "
         "was verified",
-        erase="delete",
-        phase=3,
-        verify="GetItem of the identity key is empty",
+        erase="with",
+        erased_with="visitors.visitor",
+        erase_note="the visitor item names it (`identity_key`); both go in one transaction, "
+        "the link only while it still names that visitor",
+        verify="the visitor items that named the links are verified gone; in a workspace "
+        "purge the by_workspace query returns no identity item",
         scopes=_SUBJECT,
-        purge="with the visitors of the workspace",
-        gap="the visitor item does not record its identity key: the widget must store "
-        "`identity_key` on the visitor when it binds one",
+        purge="by_workspace (identity items carry visitor_key I#{keyed hash})",
+    ),
+    Store(
+        name="visitors.by_workspace",
+        resource="VisitorsTable",
+        index="by_workspace",
+        holds="workspace id with the keyed hash of each visitor id, and of each site user id "
+        "(keys only)",
+        locate="workspace_id = {ws}, visitor_key = {keyed hash of the visitor id}",
+        export=None,
+        export_note="an index of the visitor items",
+        erase="with",
+        erased_with="visitors.visitor",
+        verify="query for the workspace (purge) or the visitor's keyed hash returns nothing",
+        scopes=_SUBJECT,
     ),
     Store(
         name="visitors.by_email_key",
@@ -232,14 +250,17 @@ STORES: tuple[Store, ...] = (
     Store(
         name="conversations.markers",
         resource="ConversationsTable",
-        holds="client message ids with a digest of the message text (CMID#), waiting-notice "
-        "and unread markers (NOTICE#, UNREAD#)",
-        locate="pk {ws}#CONV#{conversation_id}, sk begins_with CMID# | NOTICE# | UNREAD#",
+        holds="every other item of the conversation's partition: client message ids with a "
+        "digest of the message text (CMID#), waiting-notice and unread markers (NOTICE#, "
+        "UNREAD#), routing transitions (TRANSITION#) and any later kind",
+        locate="pk {ws}#CONV#{conversation_id}, every sk but CONV, MSG#, NOTE# and CSAT",
         export=None,
-        export_note="idempotency markers: ids and a digest of text the messages entity holds",
+        export_note="idempotency markers and routing history: ids, times and a digest of "
+        "text the messages entity holds",
         erase="delete",
         phase=1,
-        verify="query of each prefix returns nothing",
+        verify="query of the partition returns nothing but the conversation item (then, "
+        "after phase 2, nothing at all)",
         scopes=_ALL,
         purge="per conversation",
     ),
@@ -319,58 +340,56 @@ STORES: tuple[Store, ...] = (
         name="ephemeral.sessions",
         resource="EphemeralTable",
         holds="widget sessions: token digest and visitor id (TTL session_ttl_hours)",
-        locate="pk {ws}#SESSION#{sha256 of the token}; a visitor's: Ephemeral by_visitor "
-        "(visitor_pk = {ws}#VISITOR#{visitor_id})",
+        locate="pk {ws}#SESSION#{sha256 of the token}; a visitor's: the marker items "
+        "pk {ws}#VISITOR#{visitor_id}, sk SESSION#{sha256} written with each session",
         export=None,
         export_note="credentials, not information about the subject",
         erase="delete",
         phase=0,
         erase_note="first: a revoked session can no longer add data while the job runs; "
         "the next widget call with it is a 401",
-        verify="by_visitor query returns nothing; GetItem of the requesting session is empty",
+        verify="the visitor's marker partition is empty, and GetItem of each session it "
+        "named is empty",
         scopes=_SUBJECT,
-        purge="the workspace is disabled at once (keys and tokens refused); sessions expire "
-        "by TTL within session_ttl_hours",
-        gap="needs a KEYS_ONLY by_visitor index on EphemeralTable with visitor_pk written on "
-        "session items; until then only the requesting session is found and others expire "
-        "by TTL",
+        purge="the workspace is disabled at once (keys and tokens refused); then per visitor "
+        "as above (" + _VISITOR_PURGE + ")",
     ),
     Store(
-        name="ephemeral.by_visitor",
+        name="ephemeral.session_markers",
         resource="EphemeralTable",
-        index="by_visitor",
-        holds="visitor id → session keys (keys only)",
-        locate="visitor_pk = {ws}#VISITOR#{visitor_id}",
+        holds="visitor id → the digests of their session tokens (same TTL as the sessions)",
+        locate="pk {ws}#VISITOR#{visitor_id}, sk begins_with SESSION#",
         export=None,
-        export_note="an index",
+        export_note="credentials, not information about the subject",
         erase="with",
         erased_with="ephemeral.sessions",
-        verify="query for the visitor returns nothing",
+        erase_note="deleted in the same batch as the sessions they name",
+        verify="query of the visitor's marker partition returns nothing",
         scopes=_SUBJECT,
-        planned=True,
     ),
     Store(
         name="ephemeral.rate_windows",
         resource="EphemeralTable",
         holds="per-session rate-limit windows keyed by the visitor id",
-        locate="pk {ws}#RATE#session_w#{visitor_id} and {ws}#RATE#session_r#{visitor_id}",
+        locate="pk {ws}#RATE#{session_w|session_r|privacy_w}#{visitor_id}",
         export=None,
         export_note="request counters",
         erase="delete",
         phase=1,
-        verify="query of both partitions returns nothing",
+        verify="query of each partition returns nothing",
         scopes=_SUBJECT,
-        purge="expire by TTL within two rate windows",
+        purge="per visitor (" + _VISITOR_PURGE + ")",
     ),
     Store(
         name="ephemeral.ip_rate_windows",
         resource="EphemeralTable",
-        holds="per-IP rate-limit windows keyed by a truncated keyed hash of the IP address",
-        locate="not linkable to a subject without their IP address",
+        holds="per-IP rate-limit windows keyed by a truncated keyed hash of the IP address, "
+        "and one-time-code send windows keyed by a truncated keyed hash of the email address",
+        locate="not linkable to a subject without their IP or email address and the key",
         export=None,
         export_note="not linkable to the subject",
         erase="expires",
-        erase_note="TTL: two rate windows (minutes)",
+        erase_note="TTL: two rate windows (minutes for IPs, a day for code sends)",
         verify="TTL attribute set on every window item",
         scopes=frozenset(),
     ),
@@ -394,8 +413,8 @@ STORES: tuple[Store, ...] = (
         name="privacy.requests",
         resource="PrivacyRequestsTable",
         holds="requests (raw subject only while waiting, see lifecycle), one-time code "
-        "records, tasks (visitor ids while running), audit events and tombstones (keyed "
-        "hashes only)",
+        "records (keyed hashes, TTL), tasks (visitor ids while running), audit events and "
+        "tombstones (keyed hashes only), widget client-id markers (keyed hashes, TTL)",
         locate="pk {ws}#PRIVACY#{request_id}; a subject's requests: by_subject",
         export=None,
         export_note="the request itself is answered through its status route",
@@ -404,8 +423,8 @@ STORES: tuple[Store, ...] = (
         "they hold keyed hashes only",
         verify="the no-residue test finds no raw identifier in it",
         scopes=_WORKSPACE,
-        purge="audit events and tombstones kept; everything else deleted",
-        planned=True,
+        purge="audit events and tombstones kept; the workspace's other open requests are "
+        "cancelled when the purge starts, which drops their raw subjects",
     ),
     Store(
         name="privacy.by_subject",
@@ -418,14 +437,39 @@ STORES: tuple[Store, ...] = (
         erase="retained",
         verify="holds keyed hashes only",
         scopes=_WORKSPACE,
-        planned=True,
+    ),
+    Store(
+        name="privacy.by_list",
+        resource="PrivacyRequestsTable",
+        index="by_list",
+        holds="a workspace's requests, newest first ({ws}#REQUESTS), and tombstones "
+        "(TOMBSTONES#{shard}) for the replay after a restore",
+        locate="list_pk = {ws}#REQUESTS",
+        export=None,
+        export_note="an index",
+        erase="retained",
+        verify="projects the request items (raw subject only while waiting)",
+        scopes=_WORKSPACE,
+    ),
+    Store(
+        name="privacy.by_open",
+        resource="PrivacyRequestsTable",
+        index="by_open",
+        holds="open requests by due date, for the daily check (sparse)",
+        locate="open_pk = OPEN#{shard}, open_sk = {due_at}#{ws}#{request_id}",
+        export=None,
+        export_note="an index",
+        erase="retained",
+        verify="projects the open request items only",
+        scopes=_WORKSPACE,
     ),
     Store(
         name="privacy.exports",
         resource="PrivacyExportsBucket",
         holds="export packages: a full copy of a subject's data (lifecycle expiry 7 days)",
-        locate="prefix {ws}/{request_id}/ for each of the subject's earlier export requests "
-        "(PrivacyRequestsTable by_subject)",
+        locate="prefix {ws}/{request_id}/ for each earlier access or export request whose "
+        "subject is the erased subject or one of the erased visitors (PrivacyRequestsTable "
+        "by_subject, by keyed hash)",
         export=None,
         export_note="copies of what the package already contains",
         erase="delete",
@@ -433,11 +477,18 @@ STORES: tuple[Store, ...] = (
         verify="ListObjectsV2 of each prefix returns nothing",
         scopes=_SUBJECT,
         purge="prefix {ws}/",
-        planned=True,
     ),
 )
 
-NO_PERSONAL_DATA: tuple[NoPersonalData, ...] = ()
+NO_PERSONAL_DATA: tuple[NoPersonalData, ...] = (
+    NoPersonalData(
+        "AnalyticsTable",
+        "rollups hold counters and histogram buckets per workspace, local day/hour and "
+        "dimension (department, agent user id, channel, model, rating), never a visitor id, "
+        "message text or contact detail; dedupe markers hold a hash of an event key and a TTL "
+        "of days. Erasing a conversation leaves its counts, which identify nobody",
+    ),
+)
 """Resources declared free of personal data, each with its reason (e.g. analytics rollups)."""
 
 _CHAT_PURPOSE = "answering the visitor's questions in the chat"

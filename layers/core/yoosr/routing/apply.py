@@ -1,13 +1,18 @@
 """Read a conversation, decide its next routing state, write it guarded by what was read, and
-read again when someone else changed it first (optimistic concurrency)."""
+read again when someone else changed it first (optimistic concurrency).
+
+Every write through here also keeps the analytics inputs on the conversation item (cycle,
+message counts, a cycle's first reply, the rating offer: docs/metrics.md), computed from the
+item as read, the new state and the messages written with it, in the same update."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from yoosr import clock
+from yoosr.analytics import inputs
 from yoosr.errors import Conflict, NotFound
 from yoosr.models.routing import ConversationState
 from yoosr.observability import count, logger
@@ -36,7 +41,38 @@ def _merged(item: Item, sets: dict[str, Any], removes: list[str], extras: Extras
     for name, value in (extras.adds if extras else {}).items():
         if isinstance(value, int | float):
             merged[name] = merged.get(name, 0) + value
+        elif isinstance(value, set):
+            merged[name] = set(merged.get(name) or ()) | value
     return merged
+
+
+Condition = tuple[str, dict[str, str], dict[str, Any]]
+
+
+def _both(first: Condition | None, second: Condition | None) -> Condition | None:
+    if first is None or second is None:
+        return first or second
+    return f"({first[0]}) AND ({second[0]})", {**first[1], **second[1]}, {**first[2], **second[2]}
+
+
+def _with_analytics(
+    item: Item, after: ConversationState, now: str, more: Extras | None
+) -> Extras | None:
+    patch = inputs.for_write(item, after, now, more.puts if more else ())
+    if not patch:
+        return more
+    base = more or Extras()
+    absent: Condition | None = None
+    if patch.absent:
+        names = {f"#an{i}": name for i, name in enumerate(patch.absent)}
+        absent = " AND ".join(f"attribute_not_exists({n})" for n in names), names, {}
+    return replace(
+        base,
+        sets={**base.sets, **patch.sets},
+        adds={**base.adds, **patch.adds},
+        removes=[*base.removes, *patch.removes],
+        condition=_both(base.condition, absent),
+    )
 
 
 def apply_transition(
@@ -62,6 +98,8 @@ def apply_transition(
         more = extras(before, after, item) if extras else None
         if after == before and more is None:
             return Applied(item, False, before, after)
+        now = clock.iso()
+        more = _with_analytics(item, after, now, more)
         try:
             sets, removes = assignment.write(
                 tables,
@@ -69,7 +107,7 @@ def apply_transition(
                 conversation_id,
                 before,
                 after,
-                now=clock.iso(),
+                now=now,
                 expires_at=item.get("expires_at"),
                 release=release,
                 extras=more,

@@ -184,6 +184,8 @@ def _claim_entry(
                 before,
                 after,
                 now=now,
+                # The entry carries its conversation's expiry: the transition record keeps it.
+                expires_at=entry.get("expires_at"),
                 claim=Claim(now_epoch, serving),
                 stamp=stamp,
             )

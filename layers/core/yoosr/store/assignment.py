@@ -419,14 +419,19 @@ def write(
     extras: Extras | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Move a conversation from `before` to `after` in one transaction: the conversation item
-    (guarded by `before`), its queue entry, the load of the agents losing and gaining it, and
-    any extra items. Raises TransitionRefused naming what failed. Returns the (sets, removes)
-    applied to the conversation item."""
+    (guarded by `before`), its queue entry, the load of the agents losing and gaining it, the
+    record of the transition, and any extra items. Raises TransitionRefused naming what
+    failed. Returns the (sets, removes) applied to the conversation item."""
     extras = extras or Extras()
     update, sets, removes = _conversation_update(
         tables.conversations, ws, conversation_id, before, after, extras
     )
     steps: list[tuple[str, dict[str, Any]]] = [("conversation", update)]
+    if before != after:
+        record = conv_store.transition_item(
+            ws, conversation_id, before, after, now, extras.puts, expires_at
+        )
+        steps.append(("transition", _put_new(tables.conversations, record)))
     steps += _queue_actions(
         tables.conversations, ws, conversation_id, before, after, now, expires_at
     )

@@ -3,13 +3,17 @@
     pk = {ws}#CONV#{conversation_id}   sk = CONV | MSG#{message_id} | CMID#{client id} | CSAT
                                             | NOTE#{note_id} (private, dashboard only)
                                             | NOTICE#{arrival id} (a waiting notice was sent)
+                                            | TRANSITION#{at}#{ulid} (a routing transition)
     pk = {ws}#VISITOR#{visitor_id}     sk = CCID#{client conversation id}
     pk = {ws}#QUEUE#{department_id|-}  sk = {arrival ULID}   a waiting conversation (routing)
 
 Every write that adds a message also updates the conversation item in the same transaction,
 so last activity, preview and counts never drift from the messages, however often a client
-retries. Inserts of `message`, `conversation` and `csat` items are the domain events the
-stream consumers react to.
+retries. Every write that changes the routing state also puts a small `transition` item (the
+state before and after, the ids of the messages written with it; no text): the conversation's
+history, from which analytics can be rebuilt exactly (scripts/backfill_analytics.py).
+Inserts of `message`, `conversation` and `csat` items are the domain events the stream
+consumers react to.
 
 Routing attributes of the conversation item are derived from its ConversationState in one
 place (`state_attributes`), so every writer keeps the indexes consistent:
@@ -29,10 +33,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from yoosr import clock
+from yoosr import clock, ids
 from yoosr.domain.text import preview
 from yoosr.errors import TransactionCancelled
 from yoosr.models.routing import ConversationState
@@ -338,6 +343,37 @@ def _replayed(table: str, marker: dict[str, Any]) -> Written:
     return Written(message, False)
 
 
+TRANSITION_PREFIX = "TRANSITION#"
+
+
+def transition_item(
+    workspace_id: str,
+    conversation_id: str,
+    before: ConversationState,
+    after: ConversationState,
+    at: str,
+    written: Sequence[dict[str, Any]] = (),
+    expires_at: int | None = None,
+) -> dict[str, Any]:
+    """The record of one routing transition, put in the transaction that makes it: the state
+    before and after and the ids of the messages written with it (ids and times only). Sorted
+    by time in the conversation's partition; it expires with the conversation's messages."""
+    item: dict[str, Any] = {
+        "pk": keys.conversation_pk(workspace_id, conversation_id),
+        "sk": f"{TRANSITION_PREFIX}{at}#{ids.ulid()}",
+        "item_type": "transition",
+        "workspace_id": workspace_id,
+        "conversation_id": conversation_id,
+        "at": at,
+        "before": asdict(before),
+        "after": asdict(after),
+        "message_ids": [w["message_id"] for w in written if w.get("item_type") == "message"],
+    }
+    if expires_at is not None:
+        item["expires_at"] = expires_at
+    return item
+
+
 def _put(table: str, item: dict[str, Any]) -> dict[str, Any]:
     return {
         "Put": {
@@ -426,11 +462,13 @@ def append_visitor_message(
     text_digest: str,
     conversation_expires_at: int | None,
     reopen: tuple[ConversationState, ConversationState] | None = None,
+    reopen_attributes: tuple[dict[str, Any], list[str]] = ({}, []),
 ) -> Written:
     """Add a visitor message; replaying the same client id returns the first message.
 
     The conversation must be open, unless `reopen` = (state as read, reopened state) moves a
-    resolved one back to open in the same transaction (its index keys included).
+    resolved one back to open in the same transaction (its index keys included, its
+    transition recorded, and `reopen_attributes` = (SET, REMOVE) applied with it).
 
     Raises LookupError when the conversation is gone or not this visitor's, ValueError when
     the client id was already used for a different text, and ConversationChanged when the
@@ -445,10 +483,22 @@ def append_visitor_message(
     if conversation_expires_at is not None:
         sets["expires_at"] = conversation_expires_at
     ws, conversation_id = message["workspace_id"], message["conversation_id"]
+    actions: list[dict[str, Any]] = []
     if reopen is not None:
         state_sets, removes = state_attributes(ws, conversation_id, reopen[0], reopen[1])
         sets.update(state_sets)
+        sets.update(reopen_attributes[0])
+        removes = [r for r in removes + reopen_attributes[1] if r not in sets]
         guard, names, vals = state_guard(reopen[0])
+        transition = transition_item(
+            ws,
+            conversation_id,
+            *reopen,
+            message["created_at"],
+            [message],
+            message.get("expires_at"),
+        )
+        actions.append(_put(table, transition))
     else:
         # Writing into an open conversation changes no routing state; a resolved one must be
         # reopened with its index keys, which the caller does by passing `reopen`.
@@ -479,7 +529,7 @@ def append_visitor_message(
     }
     marker = _client_message_marker(message, client_message_id, text_digest)
     try:
-        ddb.transact([_put(table, marker), _put(table, message), update])
+        ddb.transact([_put(table, marker), _put(table, message), update, *actions])
     except TransactionCancelled as cancelled:
         previous = cancelled.items[0]
         if cancelled.reasons[0] == "ConditionalCheckFailed" and ddb.is_live(previous):
@@ -651,3 +701,39 @@ def count_unread(table: str, workspace_id: str, conversation_id: str, message_id
     except TransactionCancelled:
         return False
     return True
+
+
+def workspace_conversation_ids(table: str, workspace_id: str) -> Iterator[str]:
+    """Every live conversation of a workspace, open and resolved, from the by_status index
+    (its partitions are {ws}#STATUS#open and {ws}#STATUS#resolved): no Scan. Eventually
+    consistent, like any index: for jobs over history, not for a request's decisions."""
+    for status in ("open", "resolved"):
+        start_key = None
+        while True:
+            entries, start_key = ddb.query(
+                table,
+                "inbox_status_pk = :pk",
+                ddb.values(pk=inbox_status_pk(workspace_id, status)),
+                index=STATUS_INDEX,
+                start_key=start_key,
+            )
+            yield from (str(entry["conversation_id"]) for entry in entries)
+            if not start_key:
+                break
+
+
+def partition(table: str, workspace_id: str, conversation_id: str) -> list[dict[str, Any]]:
+    """Every live item of a conversation's partition (the conversation, its messages, notes,
+    markers and transition records), in sort key order."""
+    items: list[dict[str, Any]] = []
+    start_key = None
+    while True:
+        page, start_key = ddb.query(
+            table,
+            "pk = :pk",
+            ddb.values(pk=keys.conversation_pk(workspace_id, conversation_id)),
+            start_key=start_key,
+        )
+        items += page
+        if not start_key:
+            return items

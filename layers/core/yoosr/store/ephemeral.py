@@ -23,9 +23,39 @@ def session_item(
     }
 
 
+SESSION_MARKER_PREFIX = "SESSION#"
+
+
+def session_marker_key(workspace_id: str, visitor_id: str, token_digest: str) -> tuple[str, str]:
+    """A visitor's sessions are found through these markers (an erasure revokes them all)."""
+    return keys.visitor_pk(workspace_id, visitor_id), SESSION_MARKER_PREFIX + token_digest
+
+
 def put_session(table: str, item: dict[str, Any]) -> None:
+    """The session and its marker under the visitor's key, in one transaction: a session that
+    exists is always findable from its visitor (privacy erasure revokes every one)."""
+    pk, sk = session_marker_key(
+        item["workspace_id"], item["visitor_id"], item["pk"].rsplit("#", 1)[-1]
+    )
+    marker = {
+        "pk": pk,
+        "sk": sk,
+        "item_type": "session_marker",
+        "expires_at": item["expires_at"],
+    }
     # A 256-bit token cannot collide; the condition guards against a replay overwriting one.
-    ddb.put(table, item, condition="attribute_not_exists(pk)")
+    ddb.transact(
+        [
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": ddb.to_av(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": {"TableName": table, "Item": ddb.to_av(marker)}},
+        ]
+    )
 
 
 def count_hit(

@@ -1,7 +1,10 @@
 """Visitors table: the personal data (attributes, device metadata, flags) of widget visitors.
 
 Keyed hashes of email and phone (workspace id + HMAC) feed the lookup indexes used by privacy
-requests; raw values never appear in a key.
+requests; raw values never appear in a key. Every visitor item carries `visitor_key` (the keyed
+hash of its id) and every identity link `visitor_key` = I#{keyed hash of the site user id}, so
+the by_workspace index lists a workspace's visitors and links (its purge) and finds a visitor by
+the hash a tombstone holds; a visitor bound to a site user names its link (`identity_key`).
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ def new_visitor_item(
     attributes: dict[str, Any],
     device: dict[str, Any],
     identity_verified: bool,
+    *,
+    visitor_key: str | None = None,
+    identity_key: str | None = None,
 ) -> dict[str, Any]:
     pk, sk = keys.visitor(workspace_id, visitor_id)
     now = clock.iso()
+    privacy_keys = {
+        name: value
+        for name, value in (("visitor_key", visitor_key), ("identity_key", identity_key))
+        if value is not None
+    }
     return {
         "pk": pk,
         "sk": sk,
@@ -35,8 +46,12 @@ def new_visitor_item(
         "identity_verified": identity_verified,
         "device": device,
         "restricted": False,
+        **privacy_keys,
         **attributes,
     }
+
+
+IDENTITY_KEY_PREFIX = "I#"
 
 
 def create(table: str, item: dict[str, Any]) -> None:
@@ -53,6 +68,7 @@ def create_identified(table: str, item: dict[str, Any], user_key: str) -> str:
         "item_type": "identity",
         "workspace_id": item["workspace_id"],
         "visitor_id": item["visitor_id"],
+        "visitor_key": IDENTITY_KEY_PREFIX + user_key,
     }
     try:
         ddb.transact(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from yoosr import clock, ids
+from yoosr.analytics import inputs
 from yoosr.domain import business_hours, hashing, useragent
 from yoosr.domain.redaction import redact_card_numbers
 from yoosr.errors import (
@@ -257,12 +258,21 @@ def create_session(
         identity.email if identity else None,
         None,
     )
+    # Privacy keys: the keyed hash of the visitor id (by_workspace: purges, tombstone
+    # replays) and the identity link a verified visitor is bound to (erased with it).
+    key = _subject_key(settings)
+    new_id = ids.new_id("vis")
+    user_key = hashing.keyed_hash(key, "user", identity.user_id) if verified and identity else None
     new_visitor = visitors.new_visitor_item(
-        caller.workspace_id, ids.new_id("vis"), attributes, device, verified
+        caller.workspace_id,
+        new_id,
+        attributes,
+        device,
+        verified,
+        visitor_key=hashing.subject_hash(key, "visitor", new_id),
+        identity_key=user_key,
     )
-    if verified:
-        assert identity is not None
-        user_key = hashing.keyed_hash(_subject_key(settings), "user", identity.user_id)
+    if user_key is not None:
         visitor_id = visitors.find_identified(
             settings.visitors_table, caller.workspace_id, user_key
         )
@@ -273,7 +283,12 @@ def create_session(
                 settings.visitors_table,
                 caller.workspace_id,
                 visitor_id,
-                {"last_seen_at": clock.iso(), "device": device, **attributes},
+                {
+                    "last_seen_at": clock.iso(),
+                    "device": device,
+                    "identity_key": user_key,
+                    **attributes,
+                },
             )
     else:
         visitors.create(settings.visitors_table, new_visitor)
@@ -333,6 +348,7 @@ def start_conversation(
     item = conversations.conversation_item(
         caller.workspace_id, conversation_id, visitor_id, clock.iso(), expires_at, owner="bot"
     )
+    item.update(inputs.initial(item["created_at"], channel="widget"))
     first = None
     if body.message is not None:
         message, digest = _visitor_message(
@@ -393,6 +409,12 @@ def post_message(
         # again by the routing stream consumer).
         state = ConversationState.of(conversation)
         reopen = (state, transitions.visitor_reopen(state)) if state.status == "resolved" else None
+        # A reopen starts a new cycle (analytics inputs, docs/metrics.md).
+        patch = (
+            inputs.for_write(conversation, reopen[1], message["created_at"], [message])
+            if reopen
+            else inputs.Patch()
+        )
         try:
             written = conversations.append_visitor_message(
                 settings.conversations_table,
@@ -402,6 +424,7 @@ def post_message(
                 digest,
                 _retention_expiry(caller),
                 reopen,
+                (patch.sets, patch.removes),
             )
             break
         except conversations.ConversationChanged as changed:

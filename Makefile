@@ -79,7 +79,10 @@ build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --parallel
 
 test: lint typecheck template build chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/browser
+	@# Browser tests in their own process: Playwright's sync API keeps an asyncio loop running
+	@# in the main thread for the session, which breaks every in-process handler after it.
+	$(PY) -m pytest -q tests/browser
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -337,3 +337,19 @@ def test_an_under_16_report_erases_the_session_and_an_admin_may_cancel_a_waiting
     assert cancelled.status == 200, cancelled.body
     assert (cancelled.json["status"], cancelled.json["reason"]) == ("cancelled", "subject_withdrew")
     assert org.decide(waiting, "cancel").status == 409
+
+
+def test_the_admin_list_pages_newest_first(org: ps.Org) -> None:
+    made = [
+        org.create({"type": "restrict", "subject": {"email": f"p{n}@example.com"}}).json["id"]
+        for n in range(3)
+    ]
+    first = org.call("GET", "/v1/privacy/requests", query="limit=2")
+    assert first.status == 200, first.body
+    assert [r["id"] for r in first.json["items"]] == made[::-1][:2]
+    cursor = first.json["next_cursor"]
+    assert cursor
+    second = org.call("GET", "/v1/privacy/requests", query=f"limit=2&cursor={cursor}")
+    assert [r["id"] for r in second.json["items"]] == [made[0]]
+    bad = org.call("GET", "/v1/privacy/requests", query="cursor=bm90LWEtY3Vyc29y")
+    assert bad.status == 400

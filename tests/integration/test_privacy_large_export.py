@@ -2,7 +2,7 @@
 invocations with bounded memory, and the manifest's counts equal the source's.
 
 Skipped unless YOOSR_LONG_TESTS=1 (it takes a few minutes; `make test` skips it). The default
-suite runs the same path with 2,000 messages in-process (test_privacy_jobs.py).
+suite runs the same path with 500 messages in-process (test_privacy_jobs.py).
 
 To measure memory the way Lambda would see it, the worker runs in a process of its own against
 a moto server in another (in-process moto would keep the uploaded parts and the zip in the

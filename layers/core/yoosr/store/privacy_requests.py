@@ -35,7 +35,7 @@ from yoosr.privacy.audit import AuditEvent, Tombstone
 from yoosr.privacy.lifecycle import PrivacyRequest
 from yoosr.privacy.otp import CodeRecord
 from yoosr.privacy.tasks import Task
-from yoosr.store import aws, ddb
+from yoosr.store import ddb
 
 Item = dict[str, Any]
 
@@ -400,7 +400,3 @@ def claim_client_id(
 def client_request(table: str, ws: str, requester_hash: str, client_request_id: str) -> str | None:
     item = ddb.get(table, *client_marker_key(ws, requester_hash, client_request_id))
     return str(item["request_id"]) if item is not None else None
-
-
-def raw_client() -> Any:
-    return aws.client("dynamodb")

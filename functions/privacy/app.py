@@ -29,7 +29,6 @@ from yoosr.privacy.api import (
 )
 from yoosr.settings import PrivacySettings, get_settings
 from yoosr.store import assignment
-from yoosr.store.secrets import get_secret
 
 settings = get_settings(PrivacySettings)
 app = create_app(
@@ -42,15 +41,7 @@ app = create_app(
     extra_middleware=[dashboard_cors(lambda: settings.authorized_parties)],
 )
 
-wiring = service.Wiring(
-    requests_table=settings.privacy_requests_table,
-    exports_bucket=settings.privacy_exports_bucket,
-    jobs_queue_url=settings.privacy_jobs_queue_url,
-    subject_key=lambda: get_secret(
-        settings.subject_hash_key_secret, settings.secret_max_age_seconds
-    ),
-    download_seconds=settings.download_url_seconds,
-)
+wiring = service.Wiring.of(settings)
 tables = assignment.Tables(settings.workspaces_table, settings.conversations_table)
 
 Caller = Annotated[DashboardCaller, Depends(caller_dependency(lambda: settings))]

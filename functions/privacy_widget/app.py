@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from yoosr import clock
@@ -18,9 +18,9 @@ from yoosr.http import ERROR_RESPONSES, create_app, lambda_handler_for
 from yoosr.privacy import service
 from yoosr.privacy.api import PrivacyRequestOut, VerifyIn, WidgetRequestIn
 from yoosr.settings import PrivacyWidgetSettings, get_settings
-from yoosr.store.secrets import get_secret
-from yoosr.widget.auth import WidgetCaller, authenticate, bearer
+from yoosr.widget.auth import WidgetCaller
 from yoosr.widget.cors import WidgetCors
+from yoosr.widget.http import Authorization, WidgetKey, widget_caller
 
 settings = get_settings(PrivacyWidgetSettings)
 app = create_app(
@@ -31,15 +31,7 @@ app = create_app(
     extra_middleware=[WidgetCors],
 )
 
-wiring = service.Wiring(
-    requests_table=settings.privacy_requests_table,
-    exports_bucket=settings.privacy_exports_bucket,
-    jobs_queue_url=settings.privacy_jobs_queue_url,
-    subject_key=lambda: get_secret(
-        settings.subject_hash_key_secret, settings.secret_max_age_seconds
-    ),
-    download_seconds=settings.download_url_seconds,
-)
+wiring = service.Wiring.of(settings)
 limits = service.WidgetLimits(
     ephemeral_table=settings.ephemeral_table,
     window_seconds=settings.rate_privacy_window_seconds,
@@ -48,31 +40,14 @@ limits = service.WidgetLimits(
     email_sends=settings.rate_privacy_email_sends,
 )
 
-WidgetKey = Annotated[str | None, Header(alias="X-Yoosr-Widget-Key")]
-Authorization = Annotated[str | None, Header()]
 RequestId = Annotated[str, Path(max_length=64)]
 REDIRECT = {302: {"description": "Redirect to a short-lived presigned URL of the zip"}}
-
-
-def _client_ip(request: Request) -> str:
-    event = request.scope.get("aws.event") or {}
-    source = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-    return str(source or (request.client.host if request.client else "unknown"))
 
 
 def visitor_caller(
     request: Request, widget_key: WidgetKey = None, authorization: Authorization = None
 ) -> WidgetCaller:
-    return authenticate(
-        settings,
-        widget_key=widget_key,
-        origin=request.headers.get("origin"),
-        client_ip=_client_ip(request),
-        session_token=bearer(authorization),
-        need_session=True,
-        conversation_id=None,
-        state=request.scope.setdefault("state", {}),
-    )
+    return widget_caller(settings, request, widget_key, authorization, need_session=True)
 
 
 Visitor = Annotated[WidgetCaller, Depends(visitor_caller)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from yoosr import ids
 from yoosr.errors import BadRequest
@@ -30,8 +30,9 @@ from yoosr.models.widget import (
 )
 from yoosr.settings import WidgetIngestSettings, get_settings
 from yoosr.widget import service
-from yoosr.widget.auth import WidgetCaller, authenticate, bearer
+from yoosr.widget.auth import WidgetCaller
 from yoosr.widget.cors import WidgetCors
+from yoosr.widget.http import Authorization, WidgetKey, widget_caller
 
 settings = get_settings(WidgetIngestSettings)
 app = create_app(
@@ -43,46 +44,18 @@ app = create_app(
     extra_middleware=[WidgetCors],
 )
 
-WidgetKey = Annotated[str | None, Header(alias="X-Yoosr-Widget-Key")]
-Authorization = Annotated[str | None, Header()]
 ConversationId = Annotated[str, Path(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-def _client_ip(request: Request) -> str:
-    event = request.scope.get("aws.event") or {}
-    source = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-    return str(source or (request.client.host if request.client else "unknown"))
-
-
-def _caller(
-    request: Request,
-    widget_key: str | None,
-    authorization: str | None,
-    *,
-    need_session: bool,
-    conversation_id: str | None = None,
-) -> WidgetCaller:
-    return authenticate(
-        settings,
-        widget_key=widget_key,
-        origin=request.headers.get("origin"),
-        client_ip=_client_ip(request),
-        session_token=bearer(authorization),
-        need_session=need_session,
-        conversation_id=conversation_id,
-        state=request.scope.setdefault("state", {}),
-    )
-
-
 def workspace_caller(request: Request, widget_key: WidgetKey = None) -> WidgetCaller:
-    return _caller(request, widget_key, None, need_session=False)
+    return widget_caller(settings, request, widget_key, None, need_session=False)
 
 
 def visitor_caller(
     request: Request, widget_key: WidgetKey = None, authorization: Authorization = None
 ) -> WidgetCaller:
-    return _caller(request, widget_key, authorization, need_session=True)
+    return widget_caller(settings, request, widget_key, authorization, need_session=True)
 
 
 def conversation_caller(
@@ -91,8 +64,13 @@ def conversation_caller(
     widget_key: WidgetKey = None,
     authorization: Authorization = None,
 ) -> WidgetCaller:
-    return _caller(
-        request, widget_key, authorization, need_session=True, conversation_id=conversation_id
+    return widget_caller(
+        settings,
+        request,
+        widget_key,
+        authorization,
+        need_session=True,
+        conversation_id=conversation_id,
     )
 
 

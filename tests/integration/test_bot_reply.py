@@ -26,7 +26,11 @@ from tests.integration.bot_support import (
 from tests.integration.routing_support import StreamTap
 from tests.integration.widget_support import Visitor, conversation_item, stored_messages
 from tests.support import HttpHandlerClient, LambdaContext, load_function
+from yoosr import clock
+from yoosr.routing import transitions
+from yoosr.routing.apply import apply_transition
 from yoosr.store import budget, ddb, keys, visitors, workspaces
+from yoosr.store.assignment import Tables
 
 
 @pytest.fixture(scope="module")
@@ -362,11 +366,6 @@ def test_a_human_taking_over_while_the_model_answers_silences_the_bot(
     guest: Visitor,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from yoosr import clock
-    from yoosr.routing import transitions
-    from yoosr.routing.apply import apply_transition
-    from yoosr.store.assignment import Tables
-
     ws = demo["id"]
     conversation_id = at_question(guest, tap, bot)
     tables = Tables(stack.table("WorkspacesTable"), stack.table("ConversationsTable"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from yoosr.bot import preview
+from yoosr.bot import preview, safety
 from yoosr.bot.engine import (
     Answer,
     BotContext,
@@ -233,7 +233,7 @@ def test_link_domains_are_the_hosts_of_the_allowed_origins() -> None:
         "not a url",
         "http://[::1",
     ]
-    assert preview.link_domains(origins) == ["shop.example.com", "localhost"]
+    assert safety.link_domains(origins) == ["shop.example.com", "localhost"]
 
 
 def test_offline_answerer_answers_only_when_confident() -> None:

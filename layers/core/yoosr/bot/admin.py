@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from yoosr import clock, ids
-from yoosr.bot import preview
+from yoosr.bot import preview, safety
 from yoosr.bot.engine import BotContext, VisitorMessage
 from yoosr.bot.flows import Flow, validate_flow
 from yoosr.bot.knowledge import KnowledgeIndex, KnowledgeIndexCache
@@ -335,7 +335,7 @@ def run_preview(settings: BotAdminSettings, caller: DashboardCaller, body: Previ
         attributes=dict(body.attributes),
         business_hours_open=hours_open,
         agents_online=body.agents_online,
-        answer=preview.offline_answerer(index, preview.link_domains(workspace.allowed_origins)),
+        answer=preview.offline_answerer(index, safety.link_domains(workspace.allowed_origins)),
     )
     messages = [VisitorMessage(text=m.text, value=m.value) for m in body.messages]
     result = preview.run(flow, messages, context)

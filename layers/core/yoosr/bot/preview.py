@@ -9,8 +9,7 @@ confident, else a handoff), so a preview never calls a model or spends a budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
-from urllib.parse import urlsplit
+from collections.abc import Callable, Collection, Sequence
 
 from yoosr.bot.answering import offline_answer
 from yoosr.bot.engine import (
@@ -40,19 +39,6 @@ from yoosr.models.bot import (
     QuickReplyOut,
     SetAttributeActionOut,
 )
-
-
-def link_domains(origins: Iterable[str]) -> list[str]:
-    """The hosts of a workspace's allowed origins: the domains an answer may link to."""
-    hosts = []
-    for origin in origins:
-        try:
-            host = urlsplit(origin).hostname
-        except ValueError:
-            continue
-        if host and host not in hosts:
-            hosts.append(host)
-    return hosts
 
 
 def offline_answerer(

@@ -39,7 +39,7 @@ from yoosr.ai.types import AiFailure, AiResult
 from yoosr.bot import answering, engine, knowledge
 from yoosr.bot.answering import AiProfile, Turn
 from yoosr.bot.flows import AgentsOnlineRule, ConditionStep, Flow, validate_flow
-from yoosr.bot.preview import link_domains
+from yoosr.bot.safety import link_domains
 from yoosr.domain import business_hours
 from yoosr.domain.text import preview
 from yoosr.errors import ConditionFailed, Conflict, ValidationFailed

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from urllib.parse import urlsplit
 
 from yoosr.domain.redaction import luhn_valid
@@ -157,3 +157,16 @@ def sanitise_answer(
     ]
     out = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     return _cap(out, max_chars)
+
+
+def link_domains(origins: Iterable[str]) -> list[str]:
+    """The hosts of a workspace's allowed origins: the domains an answer may link to."""
+    hosts = []
+    for origin in origins:
+        try:
+            host = urlsplit(origin).hostname
+        except ValueError:
+            continue
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts

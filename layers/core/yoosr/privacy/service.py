@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from yoosr import clock, ids
 from yoosr.dashboard.access import PENDING_DELETION, DashboardCaller
@@ -60,11 +60,21 @@ from yoosr.store import (
     workspaces,
 )
 from yoosr.store.privacy_requests import Stored
+from yoosr.store.secrets import get_secret
 from yoosr.widget.auth import WidgetCaller
 
 EMAIL_SUBJECT = "Your privacy request code"
 CHECK_FAILED = "ConditionalCheckFailed"
 DAY = 86_400
+
+
+class PrivacyApiSettings(Protocol):
+    privacy_requests_table: str
+    privacy_exports_bucket: str
+    privacy_jobs_queue_url: str
+    subject_hash_key_secret: str
+    secret_max_age_seconds: int
+    download_url_seconds: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,19 @@ class Wiring:
     jobs_queue_url: str
     subject_key: Callable[[], str]
     download_seconds: int = 300
+
+    @classmethod
+    def of(cls, settings: PrivacyApiSettings) -> Wiring:
+        """The resources of a function serving privacy routes (dashboard or widget)."""
+        return cls(
+            requests_table=settings.privacy_requests_table,
+            exports_bucket=settings.privacy_exports_bucket,
+            jobs_queue_url=settings.privacy_jobs_queue_url,
+            subject_key=lambda: get_secret(
+                settings.subject_hash_key_secret, settings.secret_max_age_seconds
+            ),
+            download_seconds=settings.download_url_seconds,
+        )
 
 
 @dataclass(frozen=True)

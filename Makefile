@@ -5,17 +5,19 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 TOOLS := .venv-tools
+SCAN := .venv-scan
 PY := $(VENV)/bin/python
 export SAM_CLI_TELEMETRY := 0
 # sam build needs python3.13 on PATH; under pyenv this puts it there beside 3.11.
 export PYENV_VERSION ?= 3.11.7:3.13.0
 
 .PHONY: help dev test lint typecheck template unit integration local-tests e2e browser chromium \
-        build bench openapi deploy clean
+        build bench openapi deploy clean quality verify scanners
 
 help:
 	@echo "make dev      - start the local stack on 127.0.0.1:$${YOOSR_PORT:-3000} (Ctrl-C stops it)"
 	@echo "make test     - lint, type check, template checks, build, every test suite (browser too)"
+	@echo "make verify   - the quality suites' long variants; writes QUALITY.md"
 	@echo "make bench    - cold start and DynamoDB cost figures (BENCHMARKS.md)"
 	@echo "make build    - sam build (no Docker needed)"
 	@echo "make deploy   - sam deploy --guided"
@@ -31,6 +33,14 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt 2>&1 \
 		| { grep -v "^WARNING: Location" || true; }
 	touch $@
+
+$(SCAN)/.installed: requirements/scan.txt
+	test -x $(SCAN)/bin/python || $(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements/scan.txt 2>&1 \
+		| { grep -v "^WARNING: Location" || true; }
+	touch $@
+
+scanners: $(SCAN)/.installed
 
 dev: $(VENV)/.installed
 	$(PY) -m local
@@ -78,11 +88,21 @@ browser: $(VENV)/.installed chromium
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build --parallel
 
-test: lint typecheck template build chromium
+test: lint typecheck template build chromium scanners
 	$(PY) -m pytest -q --ignore=tests/browser
 	@# Browser tests in their own process: Playwright's sync API keeps an asyncio loop running
 	@# in the main thread for the session, which breaks every in-process handler after it.
 	$(PY) -m pytest -q tests/browser
+
+# The quality suites (tests/quality, issue 8): `make test` runs their short variants; `make verify`
+# runs the long ones (more cases, 10,000 messages) and writes QUALITY.md from .quality/*.json.
+quality: $(VENV)/.installed scanners
+	$(PY) -m pytest -q tests/quality
+
+verify: $(VENV)/.installed build scanners
+	rm -rf .quality
+	YOOSR_QUALITY=long $(PY) -m pytest -q tests/quality
+	$(PY) scripts/quality_report.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
@@ -101,4 +121,4 @@ deploy: build
 	$(TOOLS)/bin/sam deploy --guided
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .yoosr-local
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .yoosr-local .quality

@@ -2,11 +2,12 @@
 
     python -m scripts.backfill_analytics --workspace ws_… [--stack yoosr] [--json]
 
-Table names come from --workspaces-table / --conversations-table / --analytics-table, else
-the deployed stack's outputs (--stack, CloudFormation DescribeStacks), else the local stack's
-names (yoosr-local-…). boto3 uses whatever AWS credentials and AWS_ENDPOINT_URL are set, so
-against `make dev` run it with AWS_ENDPOINT_URL=http://127.0.0.1:3001 (credentials.json's
-aws_endpoint_url). docs/metrics.md, "Backfill", says what it rebuilds and what it cannot.
+Table names come from --workspaces-table / --conversations-table / --analytics-table /
+--privacy-requests-table, else the deployed stack's outputs (--stack, CloudFormation
+DescribeStacks), else the local stack's names (yoosr-local-…). boto3 uses whatever AWS
+credentials and AWS_ENDPOINT_URL are set, so against `make dev` run it with
+AWS_ENDPOINT_URL=http://127.0.0.1:3001 (credentials.json's aws_endpoint_url).
+docs/metrics.md, "Backfill", says what it rebuilds and what it cannot.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ OUTPUTS = {
     "workspaces": "WorkspacesTableName",
     "conversations": "ConversationsTableName",
     "analytics": "AnalyticsTableName",
+    "privacy-requests": "PrivacyRequestsTableName",
 }
 
 
@@ -39,7 +41,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _table_names(args: argparse.Namespace) -> dict[str, str]:
-    given = {table: getattr(args, f"{table}_table") for table in OUTPUTS}
+    given = {table: getattr(args, f"{table.replace('-', '_')}_table") for table in OUTPUTS}
     if all(given.values()):
         return given
     outputs: dict[str, str] = {}
@@ -65,14 +67,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     names = _table_names(args)
     result = rebuild(
-        names["workspaces"], names["conversations"], names["analytics"], args.workspace
+        names["workspaces"],
+        names["conversations"],
+        names["analytics"],
+        args.workspace,
+        names["privacy-requests"],
     )
     if args.json:
         print(json.dumps(asdict(result), indent=2))
     else:
         print(
             f"{result.workspace_id} ({result.timezone}): {result.conversations} conversations, "
-            f"{result.increments} increments → {result.items_written} rollup items written, "
+            f"{result.privacy_requests} privacy requests, {result.increments} increments → "
+            f"{result.items_written} rollup items written, "
             f"{result.items_deleted} stale items deleted"
         )
     return 0

@@ -1,10 +1,13 @@
-"""Analytics events: the Conversations stream → rollups per workspace, local day and hour.
+"""Analytics events: the Conversations and PrivacyRequestsTable streams → rollups per workspace,
+local day and hour.
 
-Selected by the event source's filters: inserts and changes of conversation items and inserts
-of message items (yoosr.analytics.events says what each counts). Every event lands once: its
-marker and its rollup ADDs share one transaction, so a redelivered record or a replayed stream
-changes no figure. One bad record never fails its batch: BatchProcessor reports it in
-batchItemFailures; Lambda retries it, then sends it to the on-failure destination.
+Selected by the event sources' filters: inserts and changes of conversation items, inserts of
+message items, and inserts of the privacy audit events that count (a request received,
+completed, denied, cancelled, flagged overdue); yoosr.analytics.events says what each counts.
+Every event lands once: its marker and its rollup ADDs share one transaction, so a redelivered
+record or a replayed stream changes no figure. One bad record never fails its batch:
+BatchProcessor reports it in batchItemFailures; Lambda retries it, then sends it to the
+on-failure destination.
 """
 
 from __future__ import annotations

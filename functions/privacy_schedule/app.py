@@ -1,7 +1,10 @@
 """Privacy daily check (ScheduleV2): overdue requests flagged (metric PrivacyRequestsOverdue),
-due workspace purges started, unverified requests lapsed, stalled jobs re-enqueued. See
-yoosr.privacy.schedule. Invoked with {"command": "replay_tombstones"} (optionally with
-"workspace_id") after a backup restore, it replays the erasure tombstones.
+due workspace purges started, unverified requests lapsed, stalled jobs re-enqueued, then the
+retention sweep (conversations past their retention TTL that DynamoDB has not removed yet;
+metrics ConversationsSwept, ItemsSwept). See yoosr.privacy.schedule and
+yoosr.privacy.retention. Invoked with {"command": "replay_tombstones"} (optionally with
+"workspace_id") after a backup restore, it replays the erasure tombstones; with
+{"command": "retention_sweep"} it runs the sweep alone (to continue one cut short).
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from yoosr.settings import PrivacyScheduleSettings, get_settings
 
 settings = get_settings(PrivacyScheduleSettings)
 REPLAY = "replay_tombstones"
+SWEEP = "retention_sweep"
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if isinstance(event, dict) and event.get("command") == REPLAY:
+    command = event.get("command") if isinstance(event, dict) else None
+    if command == REPLAY:
         workspace_id = event.get("workspace_id")
         report = schedule.replay_tombstones(
             settings.privacy_requests_table,
@@ -32,11 +37,24 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         return dict(report.__dict__)
     reserve_ms = settings.time_reserve_seconds * 1000
-    report = schedule.check(
+
+    def out_of_time() -> bool:
+        return bool(context.get_remaining_time_in_millis() < reserve_ms)
+
+    if command == SWEEP:
+        return schedule.sweep_retention(
+            settings.conversations_table,
+            clock.now(),
+            out_of_time,
+            settings.retention_sweep_max_conversations,
+        )
+    report = schedule.daily(
         settings.privacy_requests_table,
         settings.privacy_jobs_queue_url,
+        settings.conversations_table,
         clock.now(),
-        lambda: bool(context.get_remaining_time_in_millis() < reserve_ms),
+        out_of_time,
         timedelta(seconds=settings.stalled_after_seconds),
+        settings.retention_sweep_max_conversations,
     )
     return dict(report.__dict__)

@@ -76,3 +76,36 @@ def test_the_overview_reflects_a_conversation(local_stack: Any) -> None:
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text.startswith("metric,value\r\n")
+
+
+def test_the_overview_counts_a_privacy_request(local_stack: Any) -> None:
+    """The PrivacyRequestsTable stream reaches the analytics consumer the stack runs."""
+    acme = local_stack.workspaces["acme"]
+    admin = client(local_stack, acme["admin_token"])
+    today = datetime.now(UTC).date()
+    window = {"from": str(today - timedelta(days=2)), "to": str(today + timedelta(days=2))}
+
+    def privacy() -> dict[str, Any]:
+        response = admin.get("/v1/analytics/overview", params=window)
+        assert response.status_code == 200, response.text
+        return dict(response.json()["privacy"])
+
+    local_stack.drain()
+    before = privacy()
+    # When an admin asks for a visitor's data and the worker answers it
+    visitor = client(
+        local_stack,
+        None,
+        **{"X-Yoosr-Widget-Key": acme["widget_key"], "Origin": acme["allowed_origins"][0]},
+    )
+    session = visitor.post("/v1/widget/sessions", json={})
+    assert session.status_code == 201, session.text
+    subject = {"visitor_id": session.json()["visitor_id"]}
+    created = admin.post("/v1/privacy/requests", json={"type": "access", "subject": subject})
+    assert created.status_code == 201, created.text
+    local_stack.drain()
+    local_stack.drain()  # the worker's completion, then its audit event on the stream
+    # Then it is received and completed on time, once
+    after = privacy()
+    for figure in ("received", "completed", "completed_on_time"):
+        assert after[figure] == before[figure] + 1, (figure, before, after)

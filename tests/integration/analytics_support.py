@@ -52,6 +52,11 @@ def analytics_tap(stack: Any) -> StreamTap:
     return StreamTap(stack, "AnalyticsEventsFunction")
 
 
+def privacy_tap(stack: Any) -> StreamTap:
+    """The PrivacyRequestsTable stream, through the consumer's filter (audit events only)."""
+    return StreamTap(stack, "AnalyticsEventsFunction", table="PrivacyRequestsTable")
+
+
 def ask(
     client: HttpHandlerClient,
     token: str,

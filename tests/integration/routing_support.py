@@ -32,13 +32,16 @@ class StreamTap:
     stack: Any
     function_logical_id: str
     iterators: dict[str, str] = field(default_factory=dict)
+    table: str = "ConversationsTable"
 
     def __post_init__(self) -> None:
         self.client = boto3.client("dynamodbstreams")
-        self.arn = str(self.stack.resources.get_att("ConversationsTable", "StreamArn"))
+        self.arn = str(self.stack.resources.get_att(self.table, "StreamArn"))
         template = self.stack.resources.template
         (self.source,) = [
-            s for s in template.stream_sources if s.function == self.function_logical_id
+            s
+            for s in template.stream_sources
+            if s.function == self.function_logical_id and s.table == self.table
         ]
         description = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]
         for shard in description["Shards"]:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from tests.integration import privacy_support as ps
 from tests.integration.analytics_support import (
     analytics_client,
     analytics_events,
     analytics_tap,
     ask,
+    privacy_tap,
 )
 from tests.integration.dashboard_support import dev_issuer
 from tests.integration.test_bot_least_privilege import Recorder
@@ -101,3 +103,46 @@ def test_the_consumer_role_allows_exactly_what_it_does(
     }
     assert any(name == "TransactWriteItems" for _, name, _ in recording)
     check(stack, "AnalyticsEventsFunction", recording)
+
+
+def test_the_consumer_role_allows_exactly_what_it_does_for_privacy_requests(
+    stack: Any, widget: HttpHandlerClient, recording: Recorder
+) -> None:
+    apps = ps.apps(stack)
+    consumer = analytics_events(stack)
+    tap = privacy_tap(stack)
+    org = ps.Org(stack, apps)
+    visitor = ps.visitor(stack, apps, widget, org)
+    created = org.create({"type": "access", "subject": {"visitor_id": visitor.visitor_id}})
+    assert created.status == 201, created.body
+    ps.run_jobs(stack, apps)
+    handler = recording.handler(consumer.lambda_handler)
+    delivered = tap.deliver(handler)
+    assert {r["dynamodb"]["NewImage"]["action"]["S"] for r in delivered} >= {
+        "submit",
+        "complete",
+    }
+    assert handler({"Records": copy.deepcopy(delivered)}, LambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert any(name == "TransactWriteItems" for _, name, _ in recording)
+    # The consumer never reads the privacy table itself: only its stream (filtered)
+    privacy_table = stack.table("PrivacyRequestsTable")
+    assert not any(p.get("TableName") == privacy_table for _, _, p in recording)
+    check(stack, "AnalyticsEventsFunction", recording)
+
+
+def test_the_privacy_functions_gain_no_analytics_grant(stack: Any) -> None:
+    """Counting privacy requests is the analytics consumer's job, from the stream: no privacy
+    function may write (or read) the rollups, and the consumer may read the privacy table's
+    stream only, never the table."""
+    analytics = str(stack.resources.get_att("AnalyticsTable", "Arn"))
+    privacy = str(stack.resources.get_att("PrivacyRequestsTable", "Arn"))
+    for function in stack.resources.template.functions:
+        for statement in role_statements(stack, function):
+            resources = statement["Resource"]
+            named = resources if isinstance(resources, list) else [resources]
+            if function.startswith("Privacy"):
+                assert analytics not in named, (function, statement)
+            if function == "AnalyticsEventsFunction":
+                assert privacy not in named and f"{privacy}/index/*" not in named, statement

@@ -428,7 +428,14 @@ def test_csat_bot_and_ai(outcome: Outcome) -> None:
         "completion_tokens": 60,
         "cost_usd": "0.0027",
     }
-    assert overview["privacy"] == {"received": 0, "completed": 0, "completed_on_time": 0}
+    assert overview["privacy"] == {
+        "received": 0,
+        "completed": 0,
+        "completed_on_time": 0,
+        "overdue": 0,
+        "denied": 0,
+        "cancelled": 0,
+    }
 
 
 def test_agents(outcome: Outcome) -> None:
@@ -573,6 +580,8 @@ def test_the_backfill_rebuilds_the_same_rollups(outcome: Outcome, capsys: Any) -
             p.stack.table("ConversationsTable"),
             "--analytics-table",
             table,
+            "--privacy-requests-table",
+            p.stack.table("PrivacyRequestsTable"),
             "--json",
         ]
     )

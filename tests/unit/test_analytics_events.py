@@ -349,6 +349,93 @@ def test_privacy_requests_received_and_completed_on_time() -> None:
     assert no_deadline == on_time
 
 
+def audit(action: str, to_status: str, at: str, **more: Any) -> dict[str, Any]:
+    """A privacy audit item as the PrivacyRequestsTable stream carries it (its NewImage)."""
+    return {
+        "pk": f"{WS}#PRIVACY#pr_7",
+        "sk": "AUDIT#00000001",
+        "item_type": "privacy_audit",
+        "workspace_id": WS,
+        "request_id": "pr_7",
+        "sequence": 1,
+        "at": at,
+        "actor_kind": "system",
+        "actor": "privacy_worker",
+        "action": action,
+        "request_type": "delete",
+        "from_status": "in_progress",
+        "to_status": to_status,
+        "outcome": "pending",
+        "reason": None,
+        "counts": {},
+        "subject_kind": "email",
+        "subject_hash": "ab" * 32,
+        "due_at": "2025-07-10T12:00:00Z",
+        **more,
+    }
+
+
+def inserted(item: dict[str, Any]) -> list[Increment]:
+    return events.increments(StreamChange("INSERT", None, item, RECORD_TIME), TZ)
+
+
+def test_privacy_audit_events_count_what_happened_to_requests() -> None:
+    # Received: the submit of a new request, on its local day (UTC-4: 02:00Z is the 9th)
+    (received,) = inserted(audit("submit", "queued", "2025-06-10T02:00:00Z", from_status=None))
+    assert (received.series, received.day, received.hour) == (
+        "privacy.received|request_type=delete",
+        "2025-06-09",
+        22,
+    )
+    assert received.dedupe_key == f"{WS}#privacy#pr_7#received#privacy.received"
+    # Completed on time (at the deadline), and late (a second after it)
+    (on_time,) = inserted(audit("complete", "completed", "2025-07-10T12:00:00Z"))
+    (late,) = inserted(audit("complete", "completed", "2025-07-10T12:00:01Z"))
+    assert on_time.series == "privacy.completed|request_type=delete|on_time=yes"
+    assert late.series == "privacy.completed|request_type=delete|on_time=no"
+    assert on_time.dedupe_key == late.dedupe_key  # one completion per request, ever
+    # Denied, cancelled (by someone, or lapsed unverified), flagged overdue
+    kinds = {
+        inc.series
+        for item in (
+            audit("deny", "denied", "2025-06-11T12:00:00Z", from_status="awaiting_approval"),
+            audit("cancel", "cancelled", "2025-06-11T12:00:00Z", from_status="queued"),
+            audit("lapse", "cancelled", "2025-06-11T12:00:00Z", from_status="queued"),
+            audit("flag_overdue", "in_progress", "2025-07-11T06:00:00Z"),
+        )
+        for inc in inserted(item)
+    }
+    assert kinds == {
+        "privacy.denied|request_type=delete",
+        "privacy.cancelled|request_type=delete",
+        "privacy.overdue|request_type=delete",
+    }
+    # Steps that are not an outcome count nothing; nor does a modified or removed item
+    for action, to in (("start", "in_progress"), ("verify", "queued"), ("fail", "failed")):
+        assert inserted(audit(action, to, "2025-06-11T12:00:00Z")) == []
+    assert inserted(audit("submit", "queued", "2025-06-11T12:00:00Z")) == []  # not new
+    assert inserted(audit("complete", "failed", "2025-06-11T12:00:00Z")) == []
+    item = audit("complete", "completed", "2025-06-11T12:00:00Z")
+    assert events.increments(StreamChange("MODIFY", item, item, RECORD_TIME), TZ) == []
+    assert events.increments(StreamChange("REMOVE", item, None, RECORD_TIME), TZ) == []
+    # The request item itself (which may hold a raw identifier) is never read
+    request = {**item, "item_type": "privacy_request", "status": "completed"}
+    assert inserted(request) == []
+
+
+def test_privacy_audit_without_its_deadline_uses_the_fallback() -> None:
+    item = audit("complete", "completed", "2025-07-10T12:00:01Z")
+    del item["due_at"]
+    event = events.privacy_event(item, due_at=datetime(2025, 7, 11, tzinfo=UTC))
+    assert event is not None and event.kind == "completed"
+    (inc,) = events.privacy_increments(event, TZ)
+    assert inc.series == "privacy.completed|request_type=delete|on_time=yes"
+    # No deadline at all counts as on time (documented)
+    assert events.privacy_event(item) == PrivacyRequestEvent(
+        WS, "pr_7", "delete", "completed", datetime(2025, 7, 10, 12, 0, 1, tzinfo=UTC)
+    )
+
+
 # ---------------------------------------------------------------- writer inputs
 
 

@@ -175,7 +175,14 @@ def test_empty_range_is_zeros_and_nulls() -> None:
             "completion_tokens": 0,
             "cost_usd": "0",
         },
-        "privacy": {"received": 0, "completed": 0, "completed_on_time": 0},
+        "privacy": {
+            "received": 0,
+            "completed": 0,
+            "completed_on_time": 0,
+            "overdue": 0,
+            "denied": 0,
+            "cancelled": 0,
+        },
     }
     assert reports.agents([], JUNE).items == []
     assert reports.ai_usage([], JUNE).items == []

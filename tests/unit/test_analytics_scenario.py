@@ -283,9 +283,12 @@ def script() -> tuple[World, list[PrivacyRequestEvent]]:
             WS, "pr_1", "export", "completed", d1("18:00:00"), due_at=d2("08:00:00")
         ),
         PrivacyRequestEvent(WS, "pr_2", "delete", "received", d1("08:30:00")),
+        PrivacyRequestEvent(WS, "pr_2", "delete", "overdue", d2("08:45:00")),
         PrivacyRequestEvent(
             WS, "pr_2", "delete", "completed", d2("09:00:00"), due_at=d2("08:30:00")
         ),
+        PrivacyRequestEvent(WS, "pr_3", "export", "received", d1("09:00:00")),
+        PrivacyRequestEvent(WS, "pr_3", "export", "denied", d1("10:00:00")),
     ]
     return w, privacy
 
@@ -390,7 +393,14 @@ def test_csat_bot_ai_and_privacy(book: RollupBook) -> None:
         "completion_tokens": 60,
         "cost_usd": "0.0027",
     }
-    assert overview.privacy.model_dump() == {"received": 2, "completed": 2, "completed_on_time": 1}
+    assert overview.privacy.model_dump() == {
+        "received": 3,
+        "completed": 2,
+        "completed_on_time": 1,
+        "overdue": 1,
+        "denied": 1,
+        "cancelled": 0,
+    }
 
 
 def test_agents(book: RollupBook) -> None:

@@ -184,7 +184,7 @@ class PrivacyWorkerSettings(BaseFunctionSettings):
     # Items read per page of a task (a DynamoDB page is at most 1 MB anyway).
     page_size: int = Field(default=500, ge=25, le=1_000)
     # Where the export's JSON is spooled while the zip is written (Lambda's /tmp).
-    spool_dir: str = "/tmp"  # noqa: S108 - Lambda's only writable directory
+    spool_dir: str = "/tmp"  # noqa: S108  # nosec B108  # Lambda's only writable directory
 
 
 class PrivacyFailuresSettings(BaseFunctionSettings):
@@ -198,6 +198,10 @@ class PrivacyScheduleSettings(BaseFunctionSettings):
     time_reserve_seconds: int = 15
     # A queued request nobody started for this long is enqueued again.
     stalled_after_seconds: int = 900
+    # The retention sweep (yoosr.privacy.retention): conversations past their TTL that
+    # DynamoDB has not removed yet, at most this many a run (the next run continues).
+    conversations_table: str
+    retention_sweep_max_conversations: int = Field(default=2_000, ge=1, le=100_000)
 
 
 # ---------------------------------------------------------------- analytics (issue 6)

@@ -1,5 +1,6 @@
-"""The analytics consumer's use case: one Conversations stream record → increments → rollups,
-each event counted once (store/analytics.py). The handler only adapts the Lambda record.
+"""The analytics consumer's use case: one stream record (Conversations, or a privacy audit event
+from PrivacyRequestsTable) → increments → rollups, each event counted once
+(store/analytics.py). The handler only adapts the Lambda record.
 
 The workspace's time zone decides which local day and hour an increment lands on. It is read
 once per workspace and kept for a few minutes per container, so a busy stream costs no read

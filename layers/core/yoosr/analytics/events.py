@@ -13,6 +13,8 @@ Record kinds:
 - conversation INSERT/MODIFY: start, first bot message, handoff, assignment, first reply of a
   cycle, agents who replied in a cycle, resolve, reopen, rating offered, rating given;
 - message INSERT: messages by sender, public agent messages, the bot's AI usage (`ai` map);
+- privacy audit INSERT (PrivacyRequestsTable stream): a request received, completed (on time
+  or not), denied, cancelled or flagged overdue (`privacy_event`, `privacy_increments`);
 - everything else (notes, CSAT items, markers, queue entries, REMOVEs) counts nothing: an
   erased conversation leaves its rollups as they are.
 """
@@ -44,14 +46,19 @@ class StreamChange:
     approximate_time: datetime
 
 
+PrivacyKind = Literal["received", "completed", "denied", "cancelled", "overdue"]
+
+
 @dataclass(frozen=True)
 class PrivacyRequestEvent:
-    """A privacy request was received or completed (emitted by the privacy function)."""
+    """Something that happened to a privacy request, read from its audit event (the
+    PrivacyRequestsTable stream, `privacy_event`): received, completed, denied, cancelled
+    (or lapsed unverified), flagged overdue. Ids, a type and times only."""
 
     workspace_id: str
     request_id: str
-    request_type: str  # access | export | delete | correct | restrict
-    kind: Literal["received", "completed"]
+    request_type: str  # access | export | delete | correct | restrict …
+    kind: PrivacyKind
     at: datetime
     # The deadline in force when it completed (after any extension); None: no deadline.
     due_at: datetime | None = None
@@ -402,7 +409,8 @@ def _ai_usage(emit: _Emitter, ai: Mapping[str, Any], at: datetime, event: str) -
 
 
 def increments(change: StreamChange, timezone: str) -> list[Increment]:
-    """The metric increments one Conversations stream record stands for (often none)."""
+    """The metric increments one stream record stands for (often none): a Conversations
+    record, or a PrivacyRequestsTable record of an audit event."""
     new = change.new
     if change.event_name == "REMOVE" or not new:
         return []
@@ -411,20 +419,81 @@ def increments(change: StreamChange, timezone: str) -> list[Increment]:
         return _conversation(change, new, timezone)
     if kind == "message" and change.event_name == "INSERT":
         return _message(new, _aware(change.approximate_time), timezone)
+    if kind == "privacy_audit" and change.event_name == "INSERT":
+        event = privacy_event(new)
+        return privacy_increments(event, timezone) if event is not None else []
     return []
 
 
+# ---------------------------------------------------------------- privacy requests
+
+# The audit actions that count (the PrivacyRequestsTable stream's filter selects the same),
+# with the status they must lead to: the audit event of every change of a request holds its
+# action, type, statuses and time, never the subject.
+_PRIVACY_ACTIONS: dict[str, tuple[PrivacyKind, str | None]] = {
+    "submit": ("received", None),
+    "complete": ("completed", "completed"),
+    "deny": ("denied", "denied"),
+    "cancel": ("cancelled", "cancelled"),
+    "lapse": ("cancelled", "cancelled"),
+    "flag_overdue": ("overdue", None),
+}
+PRIVACY_AUDIT_ACTIONS = tuple(sorted(_PRIVACY_ACTIONS))
+
+
+def privacy_event(
+    audit: Mapping[str, Any], due_at: datetime | None = None
+) -> PrivacyRequestEvent | None:
+    """The event a privacy audit item (`item_type: privacy_audit`) stands for, or None.
+
+    `due_at` is the fallback deadline for audit events written before they carried theirs
+    (the backfill passes the request's)."""
+    action = str(audit.get("action") or "")
+    if action not in _PRIVACY_ACTIONS:
+        return None
+    kind, status = _PRIVACY_ACTIONS[action]
+    if status is not None and audit.get("to_status") != status:
+        return None
+    if action == "submit" and audit.get("from_status") is not None:
+        return None
+    at = _time(audit.get("at"))
+    workspace_id, request_id = audit.get("workspace_id"), audit.get("request_id")
+    if at is None or not workspace_id or not request_id:
+        return None
+    return PrivacyRequestEvent(
+        workspace_id=str(workspace_id),
+        request_id=str(request_id),
+        request_type=str(audit.get("request_type") or NONE),
+        kind=kind,
+        at=at,
+        due_at=_time(audit.get("due_at")) or due_at,
+    )
+
+
+_PRIVACY_METRICS: dict[PrivacyKind, Metric] = {
+    "received": series.PRIVACY_RECEIVED,
+    "completed": series.PRIVACY_COMPLETED,
+    "denied": series.PRIVACY_DENIED,
+    "cancelled": series.PRIVACY_CANCELLED,
+    "overdue": series.PRIVACY_OVERDUE,
+}
+
+
 def privacy_increments(event: PrivacyRequestEvent, timezone: str) -> list[Increment]:
+    """One counter per event, on the local day of its moment. Each kind happens at most once
+    per request (terminal statuses are final, the overdue flag is set once), so the request id
+    and the kind make the event's dedupe key."""
     emit = _Emitter(event.workspace_id, f"privacy#{event.request_id}", timezone)
-    if event.kind == "received":
-        emit.count(series.PRIVACY_RECEIVED, event.at, "received", request_type=event.request_type)
-    else:
+    metric = _PRIVACY_METRICS[event.kind]
+    if event.kind == "completed":
         on_time = event.due_at is None or _aware(event.at) <= _aware(event.due_at)
         emit.count(
-            series.PRIVACY_COMPLETED,
+            metric,
             event.at,
-            "completed",
+            event.kind,
             request_type=event.request_type,
             on_time="yes" if on_time else "no",
         )
+    else:
+        emit.count(metric, event.at, event.kind, request_type=event.request_type)
     return emit.increments

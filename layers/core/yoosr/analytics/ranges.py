@@ -47,6 +47,9 @@ TIMESERIES_METRICS = (
     "privacy.received",
     "privacy.completed",
     "privacy.completed_on_time",
+    "privacy.overdue",
+    "privacy.denied",
+    "privacy.cancelled",
 )
 """The overview's dotted paths (every leaf but `from` and `to`)."""
 

@@ -68,9 +68,16 @@ class AiFigures(_Out):
 
 
 class PrivacyFigures(_Out):
-    received: int
-    completed: int
-    completed_on_time: int
+    received: int = Field(description="Privacy requests received (created).")
+    completed: int = Field(description="Requests completed (the job finished).")
+    completed_on_time: int = Field(
+        description="Completed at or before the due date in force (after any extension)."
+    )
+    overdue: int = Field(
+        description="Requests the daily check found still open after their due date."
+    )
+    denied: int = Field(description="Requests an admin denied.")
+    cancelled: int = Field(description="Requests cancelled, or lapsed unverified.")
 
 
 class Overview(_Out):
@@ -214,6 +221,9 @@ def _overview(rollup: Rollup, start: str, end: str) -> Overview:
             received=rollup.counter(series.PRIVACY_RECEIVED.name),
             completed=rollup.counter(series.PRIVACY_COMPLETED.name),
             completed_on_time=rollup.counter(series.PRIVACY_COMPLETED.name, on_time="yes"),
+            overdue=rollup.counter(series.PRIVACY_OVERDUE.name),
+            denied=rollup.counter(series.PRIVACY_DENIED.name),
+            cancelled=rollup.counter(series.PRIVACY_CANCELLED.name),
         ),
     )
 

@@ -55,6 +55,9 @@ AI_COMPLETION_TOKENS = _counter("ai.completion_tokens", "model")
 AI_COST = _counter("ai.cost_nano_usd", "model")
 PRIVACY_RECEIVED = _counter("privacy.received", "request_type")
 PRIVACY_COMPLETED = _counter("privacy.completed", "request_type", "on_time")
+PRIVACY_DENIED = _counter("privacy.denied", "request_type")
+PRIVACY_CANCELLED = _counter("privacy.cancelled", "request_type")
+PRIVACY_OVERDUE = _counter("privacy.overdue", "request_type")
 
 FIRST_RESPONSE = _histogram("first_response_time", "seconds", "department_id", "agent_id")
 RESOLUTION = _histogram("resolution_time", "seconds", "department_id", "agent_id")
@@ -84,6 +87,9 @@ METRICS: dict[str, Metric] = {
         AI_COST,
         PRIVACY_RECEIVED,
         PRIVACY_COMPLETED,
+        PRIVACY_DENIED,
+        PRIVACY_CANCELLED,
+        PRIVACY_OVERDUE,
         FIRST_RESPONSE,
         RESOLUTION,
         BOT_TIME_TO_HANDOFF,

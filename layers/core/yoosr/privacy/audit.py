@@ -71,6 +71,8 @@ class AuditEvent(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     subject_kind: SubjectKind
     subject_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    due_at: AwareDatetime | None = None
+    """The deadline in force after the change (analytics: completed on time or late)."""
 
 
 def _reason(request: PrivacyRequest, action: Action) -> str | None:
@@ -112,6 +114,7 @@ def record(
         counts=_counts(after, action),
         subject_kind=after.subject.kind,
         subject_hash=after.subject.hash,
+        due_at=after.due_at,
     )
 
 

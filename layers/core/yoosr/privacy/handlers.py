@@ -743,6 +743,7 @@ VERIFIERS: dict[str, Verifier] = {
     "conversations.by_assignee": _derived,
     "conversations.by_routing_work": _derived,
     "conversations.by_sla_due": _derived,
+    "conversations.by_retention": _derived,
     "ephemeral.sessions": _verify_visitor_partitions(
         _marker_pks, _ephemeral_table, "ephemeral.sessions"
     ),

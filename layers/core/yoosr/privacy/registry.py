@@ -335,6 +335,20 @@ STORES: tuple[Store, ...] = (
         )
         for index in ("by_routing_work", "by_sla_due")
     ),
+    Store(
+        name="conversations.by_retention",
+        resource="ConversationsTable",
+        index="by_retention",
+        holds="conversation keys (ids) by the time their retention TTL passes",
+        locate="never read per subject: projected from conversation items with a retention "
+        "TTL; read by the retention sweep (expires_at <= now), never a scan",
+        export=None,
+        export_note="an index",
+        erase="with",
+        erased_with=_CONV_INDEX,
+        verify="projected from conversation items, which are verified gone",
+        scopes=_ALL,
+    ),
     # ------------------------------------------------------------ Ephemeral table
     Store(
         name="ephemeral.sessions",
@@ -550,6 +564,7 @@ EXPORT_ENTITIES: tuple[ExportEntity, ...] = (
                 "work_sk",
                 "sla_pk",
                 "sla_sk",
+                "retention_pk",
                 "last_message_preview",
             }
         ),

@@ -8,6 +8,9 @@
                  (or was used up) with no resend left, is cancelled
     stalled      a queued request nobody started, or a started one whose tasks stopped moving,
                  is enqueued again (tasks are idempotent)
+    retention    then, with the time left, the retention sweep (yoosr.privacy.retention):
+                 conversations past their retention TTL that DynamoDB has not removed yet
+                 are deleted with all their items
 
 and, on demand (`{"command": "replay_tombstones"}`), the tombstone replay after a backup
 restore: each tombstone becomes a new erasure request, run by the worker like any other.
@@ -18,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from yoosr import clock, ids
 from yoosr.errors import Conflict
 from yoosr.observability import count, logger
-from yoosr.privacy import audit, lifecycle, otp, tasks
+from yoosr.privacy import audit, lifecycle, otp, retention, tasks
 from yoosr.privacy.lifecycle import Actor, Event, PrivacyRequest
 from yoosr.privacy.subject import Subject
 from yoosr.privacy.worker import start_message, system
@@ -45,6 +49,8 @@ class Report:
     replayed: int = 0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
+    retention: dict[str, Any] | None = None
+    """The retention sweep's report (counts), when it ran."""
 
 
 def _write(
@@ -145,6 +151,29 @@ def _check_one(
         messages = [tasks.message(t) for t in ready] if ready else [start_message(request)]
         privacy_jobs.send(queue_url, messages)
         report.requeued += 1
+
+
+def daily(
+    requests_table: str,
+    queue_url: str,
+    conversations_table: str,
+    now: datetime,
+    out_of_time: Callable[[], bool],
+    stalled_after: timedelta,
+    max_swept: int,
+) -> Report:
+    """The scheduled run: the check of open requests, then the retention sweep with the time
+    left (a sweep cut short continues the next day)."""
+    report = check(requests_table, queue_url, now, out_of_time, stalled_after)
+    report.retention = sweep_retention(conversations_table, now, out_of_time, max_swept)
+    return report
+
+
+def sweep_retention(
+    conversations_table: str, now: datetime, out_of_time: Callable[[], bool], max_swept: int
+) -> dict[str, Any]:
+    swept = retention.sweep(conversations_table, int(now.timestamp()), out_of_time, max_swept)
+    return dict(swept.__dict__)
 
 
 def replay_tombstones(

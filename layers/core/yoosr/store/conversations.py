@@ -27,6 +27,8 @@ place (`state_attributes`), so every writer keeps the indexes consistent:
     work_pk, work_sk     ROUTING#{shard} / H#{ws}#{agent}#{conv} while held    GSI by_routing_work
     sla_pk, sla_sk       SLA#{shard} / {due}#{ws}#{conv} while the first human reply is
                          awaited                                                GSI by_sla_due
+    retention_pk         RETENTION#{shard} while the conversation has a retention TTL
+                         (expires_at), sorted by expires_at: the retention sweep  GSI by_retention
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ DEPARTMENT_INDEX = "by_department"
 ASSIGNEE_INDEX = "by_assignee"
 ROUTING_WORK_INDEX = "by_routing_work"
 SLA_INDEX = "by_sla_due"
+RETENTION_INDEX = "by_retention"
+RETENTION_SHARDS = 8
 UNASSIGNED = "unassigned"
 # Sparse "work" indexes are keyed by a small sharded constant: the sweep reads every shard,
 # and no single index partition takes all writes.
@@ -97,6 +101,14 @@ def held_work_keys(ws: str, agent_id: str, conversation_id: str) -> tuple[str, s
 
 def sla_keys(ws: str, conversation_id: str, due_at: str) -> tuple[str, str]:
     return sla_pk(shard(conversation_id)), f"{due_at}#{ws}#{conversation_id}"
+
+
+def retention_pk(ws: str, conversation_id: str) -> str:
+    """The by_retention partition of a conversation item that has a retention TTL (sparse:
+    conversation items only; sorted by expires_at, so the sweep reads only expired ones)."""
+    conversation = keys.conversation_pk(ws, conversation_id)
+    digest = hashlib.sha256(conversation.encode()).digest()[:4]
+    return f"RETENTION#{int.from_bytes(digest, 'big') % RETENTION_SHARDS}"
 
 
 def inbox_status_pk(ws: str, status: str) -> str:
@@ -316,6 +328,7 @@ def conversation_item(
     }
     if expires_at is not None:
         item["expires_at"] = expires_at
+        item["retention_pk"] = retention_pk(workspace_id, conversation_id)
     return item
 
 
@@ -480,9 +493,10 @@ def append_visitor_message(
         "last_message_sender": "visitor",
     }
     removes: list[str] = []
+    ws, conversation_id = message["workspace_id"], message["conversation_id"]
     if conversation_expires_at is not None:
         sets["expires_at"] = conversation_expires_at
-    ws, conversation_id = message["workspace_id"], message["conversation_id"]
+        sets["retention_pk"] = retention_pk(ws, conversation_id)
     actions: list[dict[str, Any]] = []
     if reopen is not None:
         state_sets, removes = state_attributes(ws, conversation_id, reopen[0], reopen[1])
@@ -621,9 +635,11 @@ def rate(
     visitor_id: str,
     rating: int,
     comment: str | None,
+    expires_at: int | None = None,
 ) -> dict[str, Any]:
-    """Record the conversation's one CSAT rating; raises LookupError if the conversation is not
-    this visitor's and FileExistsError if it was rated already."""
+    """Record the conversation's one CSAT rating (expiring with the conversation: pass its
+    `expires_at`); raises LookupError if the conversation is not this visitor's and
+    FileExistsError if it was rated already."""
     pk, sk = keys.conversation(workspace_id, conversation_id)
     now = clock.iso()
     csat = {
@@ -636,6 +652,8 @@ def rate(
         "comment": comment,
         "created_at": now,
     }
+    if expires_at is not None:
+        csat["expires_at"] = expires_at
     update = {
         "Update": {
             "TableName": table,

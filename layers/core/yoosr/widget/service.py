@@ -511,6 +511,7 @@ def rate_conversation(
             visitor_id,
             body.rating,
             comment or None,
+            conversation.get("expires_at"),
         )
     except FileExistsError as error:
         raise Conflict(

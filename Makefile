@@ -96,7 +96,7 @@ test: lint typecheck template build chromium scanners
 
 # The quality suites (tests/quality, issue 8): `make test` runs their short variants; `make verify`
 # runs the long ones (more cases, 10,000 messages) and writes QUALITY.md from .quality/*.json.
-quality: $(VENV)/.installed scanners
+quality: $(VENV)/.installed $(TOOLS)/.installed scanners
 	$(PY) -m pytest -q tests/quality
 
 verify: $(VENV)/.installed build scanners

@@ -94,7 +94,7 @@ _CfnLoader.add_constructor("!Condition", _condition_constructor)
 
 def parse_yaml(text: str) -> dict[str, Any]:
     """Parse CloudFormation YAML (or JSON) into its JSON form."""
-    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(text, Loader=_CfnLoader)  # noqa: S506  # nosec B506  # SafeLoader subclass
     if not isinstance(data, dict):
         raise TemplateError("template is not a mapping")
     return data

@@ -15,4 +15,4 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in lines:
         terminalreporter.write_line(line)
     for path in figures.write_all():
-        terminalreporter.write_line(f"written: {path.relative_to(figures.ROOT)}")
+        terminalreporter.write_line(f"written: {path}")

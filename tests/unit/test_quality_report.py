@@ -1,0 +1,34 @@
+"""QUALITY.md is written from the suites' figures; a missed bound or a missing suite fails."""
+
+from __future__ import annotations
+
+from scripts.quality_report import render
+from tests.quality.figures import SUITES
+
+
+def _document(suite: str, ok: bool | None) -> dict[str, object]:
+    return {
+        "suite": suite,
+        "title": SUITES[suite],
+        "variant": "long",
+        "measured_at": "2026-11-30T03:00:00Z",
+        "commit": "abc1234",
+        "figures": [{"name": "lost", "value": 0 if ok else 3, "bound": "0", "ok": ok, "note": ""}],
+    }
+
+
+def test_every_suite_meeting_its_bounds_gives_no_problem() -> None:
+    text, problems = render({suite: _document(suite, True) for suite in SUITES})
+    assert problems == []
+    assert text.count("| lost | 0 | 0 | meets bound |") == len(SUITES)
+    assert "abc1234" in text
+
+
+def test_a_missed_bound_and_a_missing_suite_are_problems() -> None:
+    documents = {suite: _document(suite, True) for suite in SUITES}
+    documents["load"] = _document("load", False)
+    del documents["faults"]
+    text, problems = render(documents)
+    assert problems == ["load: lost = 3", "faults: no figures recorded"]
+    assert "**MISSES BOUND**" in text
+    assert "Not run: no figures recorded." in text

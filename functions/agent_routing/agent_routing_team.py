@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from yoosr.dashboard.access import DashboardCaller
 from yoosr.dashboard.http import caller_dependency
-from yoosr.http import ERROR_RESPONSES
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES
 from yoosr.models.common import Page
 from yoosr.models.team import (
     AgentOut,
@@ -53,7 +53,13 @@ def list_departments(
     return service.list_departments(settings(), caller, limit, cursor)
 
 
-@router.post("/v1/departments", status_code=201, response_model=DepartmentOut, tags=["departments"])
+@router.post(
+    "/v1/departments",
+    status_code=201,
+    response_model=DepartmentOut,
+    tags=["departments"],
+    responses=CONFLICT_RESPONSE,
+)
 def create_department(caller: Caller, body: DepartmentCreate) -> DepartmentOut:
     return service.create_department(settings(), caller, body)
 
@@ -63,7 +69,12 @@ def get_department(caller: Caller, department_id: str) -> DepartmentOut:
     return service.get_department(settings(), caller, department_id)
 
 
-@router.patch("/v1/departments/{department_id}", response_model=DepartmentOut, tags=["departments"])
+@router.patch(
+    "/v1/departments/{department_id}",
+    response_model=DepartmentOut,
+    tags=["departments"],
+    responses=CONFLICT_RESPONSE,
+)
 def update_department(caller: Caller, department_id: str, body: DepartmentUpdate) -> DepartmentOut:
     """Only the fields given change; null removes an override."""
     return service.update_department(settings(), caller, department_id, body)
@@ -97,7 +108,9 @@ def set_my_status(caller: Caller, body: StatusIn) -> AgentOut:
     return service.set_status(settings(), caller, body)
 
 
-@router.patch("/v1/agents/{user_id}", response_model=AgentOut, tags=["agents"])
+@router.patch(
+    "/v1/agents/{user_id}", response_model=AgentOut, tags=["agents"], responses=CONFLICT_RESPONSE
+)
 def update_agent(caller: Caller, user_id: str, body: AgentUpdate) -> AgentOut:
     """Departments (the full list; each must exist) and capacity (0..50)."""
     return service.update_agent(settings(), caller, user_id, body)
@@ -111,7 +124,13 @@ def list_labels(caller: Caller, limit: Limit = 50, cursor: Cursor = None) -> Pag
     return service.list_labels(settings(), caller, limit, cursor)
 
 
-@router.post("/v1/labels", status_code=201, response_model=LabelOut, tags=["labels"])
+@router.post(
+    "/v1/labels",
+    status_code=201,
+    response_model=LabelOut,
+    tags=["labels"],
+    responses=CONFLICT_RESPONSE,
+)
 def create_label(caller: Caller, body: LabelCreate) -> LabelOut:
     """409 label_name_taken when another label has the name, ignoring case."""
     return service.create_label(settings(), caller, body)
@@ -122,12 +141,20 @@ def get_label(caller: Caller, label_id: str) -> LabelOut:
     return service.get_label(settings(), caller, label_id)
 
 
-@router.patch("/v1/labels/{label_id}", response_model=LabelOut, tags=["labels"])
+@router.patch(
+    "/v1/labels/{label_id}", response_model=LabelOut, tags=["labels"], responses=CONFLICT_RESPONSE
+)
 def update_label(caller: Caller, label_id: str, body: LabelUpdate) -> LabelOut:
     return service.update_label(settings(), caller, label_id, body)
 
 
-@router.delete("/v1/labels/{label_id}", status_code=204, response_class=Response, tags=["labels"])
+@router.delete(
+    "/v1/labels/{label_id}",
+    status_code=204,
+    response_class=Response,
+    tags=["labels"],
+    responses=CONFLICT_RESPONSE,
+)
 def delete_label(caller: Caller, label_id: str) -> Response:
     service.delete_label(settings(), caller, label_id)
     return Response(status_code=204)
@@ -162,7 +189,11 @@ def list_canned(
 
 
 @router.post(
-    "/v1/canned-responses", status_code=201, response_model=CannedOut, tags=["canned responses"]
+    "/v1/canned-responses",
+    status_code=201,
+    response_model=CannedOut,
+    tags=["canned responses"],
+    responses=CONFLICT_RESPONSE,
 )
 def create_canned(caller: Caller, body: CannedCreate) -> CannedOut:
     """409 shortcut_taken when another canned response has the shortcut."""
@@ -175,7 +206,10 @@ def get_canned(caller: Caller, canned_id: str) -> CannedOut:
 
 
 @router.patch(
-    "/v1/canned-responses/{canned_id}", response_model=CannedOut, tags=["canned responses"]
+    "/v1/canned-responses/{canned_id}",
+    response_model=CannedOut,
+    tags=["canned responses"],
+    responses=CONFLICT_RESPONSE,
 )
 def update_canned(caller: Caller, canned_id: str, body: CannedUpdate) -> CannedOut:
     """A new shortcut moves its reservation atomically (409 shortcut_taken if in use)."""
@@ -187,6 +221,7 @@ def update_canned(caller: Caller, canned_id: str, body: CannedUpdate) -> CannedO
     status_code=204,
     response_class=Response,
     tags=["canned responses"],
+    responses=CONFLICT_RESPONSE,
 )
 def delete_canned(caller: Caller, canned_id: str) -> Response:
     service.delete_canned(settings(), caller, canned_id)

@@ -16,7 +16,7 @@ from yoosr import clock
 from yoosr.dashboard.access import DashboardCaller
 from yoosr.dashboard.cors import dashboard_cors
 from yoosr.dashboard.http import caller_dependency
-from yoosr.http import ERROR_RESPONSES, create_app, lambda_handler_for
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES, create_app, lambda_handler_for
 from yoosr.models.common import Page
 from yoosr.privacy import service
 from yoosr.privacy.api import (
@@ -89,7 +89,7 @@ def get_request(caller: Caller, request_id: RequestId) -> PrivacyRequestDetail:
 @app.post(
     "/v1/privacy/requests/{request_id}/approve",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def approve_request(caller: Caller, request_id: RequestId) -> PrivacyRequestOut:
     """Approve an erasure of email-linked data a visitor asked for from the widget."""
@@ -99,7 +99,7 @@ def approve_request(caller: Caller, request_id: RequestId) -> PrivacyRequestOut:
 @app.post(
     "/v1/privacy/requests/{request_id}/deny",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def deny_request(caller: Caller, request_id: RequestId, body: DenyIn) -> PrivacyRequestOut:
     """Refuse a request that waits for verification or approval, with a reason code."""
@@ -109,7 +109,7 @@ def deny_request(caller: Caller, request_id: RequestId, body: DenyIn) -> Privacy
 @app.post(
     "/v1/privacy/requests/{request_id}/extend",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def extend_request(caller: Caller, request_id: RequestId, body: ExtendIn) -> PrivacyRequestOut:
     """Extend the deadline once (1-60 days), before it passes, for complexity or the number
@@ -120,7 +120,7 @@ def extend_request(caller: Caller, request_id: RequestId, body: ExtendIn) -> Pri
 @app.post(
     "/v1/privacy/requests/{request_id}/cancel",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def cancel_request(
     caller: Caller, request_id: RequestId, body: CancelIn | None = None
@@ -134,7 +134,7 @@ def cancel_request(
 @app.post(
     "/v1/privacy/requests/{request_id}/retry",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def retry_request(caller: Caller, request_id: RequestId) -> PrivacyRequestOut:
     """Run a failed request again: finished tasks are kept, the rest resume."""
@@ -145,7 +145,7 @@ def retry_request(caller: Caller, request_id: RequestId) -> PrivacyRequestOut:
     "/v1/privacy/requests/{request_id}/download",
     response_class=RedirectResponse,
     status_code=302,
-    responses={**ERROR_RESPONSES, **REDIRECT},
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE, **REDIRECT},
 )
 def download_export(caller: Caller, request_id: RequestId) -> RedirectResponse:
     """The export package: a redirect to a presigned URL valid for a few minutes."""
@@ -171,7 +171,11 @@ def schedule_workspace_deletion(caller: Caller, response: Response) -> PrivacyRe
     return request
 
 
-@app.delete("/v1/workspace/deletion", response_model=PrivacyRequestOut, responses=ERROR_RESPONSES)
+@app.delete(
+    "/v1/workspace/deletion",
+    response_model=PrivacyRequestOut,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
+)
 def cancel_workspace_deletion(caller: Caller) -> PrivacyRequestOut:
     """Cancel the scheduled deletion before its purge date; the workspace works again."""
     return service.cancel_workspace_deletion(wiring, settings.workspaces_table, caller, clock.now())

@@ -14,7 +14,7 @@ from fastapi import Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from yoosr import clock
-from yoosr.http import ERROR_RESPONSES, create_app, lambda_handler_for
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES, create_app, lambda_handler_for
 from yoosr.privacy import service
 from yoosr.privacy.api import PrivacyRequestOut, VerifyIn, WidgetRequestIn
 from yoosr.settings import PrivacyWidgetSettings, get_settings
@@ -59,6 +59,7 @@ Visitor = Annotated[WidgetCaller, Depends(visitor_caller)]
     response_model=PrivacyRequestOut,
     responses={
         **ERROR_RESPONSES,
+        **CONFLICT_RESPONSE,
         200: {"model": PrivacyRequestOut, "description": "Replay of the same client_request_id"},
     },
 )
@@ -87,7 +88,7 @@ def get_request(caller: Visitor, request_id: RequestId) -> PrivacyRequestOut:
 @app.post(
     "/v1/widget/privacy-requests/{request_id}/verify",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def verify_request(caller: Visitor, request_id: RequestId, body: VerifyIn) -> PrivacyRequestOut:
     """Enter the emailed code. A wrong code is a 422 with the attempts left; an expired or
@@ -98,7 +99,7 @@ def verify_request(caller: Visitor, request_id: RequestId, body: VerifyIn) -> Pr
 @app.post(
     "/v1/widget/privacy-requests/{request_id}/resend",
     response_model=PrivacyRequestOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def resend_code(caller: Visitor, request_id: RequestId) -> PrivacyRequestOut:
     """Email a new code (at most 3 per request, 60 s apart); the previous one stops working."""
@@ -111,7 +112,7 @@ def resend_code(caller: Visitor, request_id: RequestId) -> PrivacyRequestOut:
     "/v1/widget/privacy-requests/{request_id}/download",
     response_class=RedirectResponse,
     status_code=302,
-    responses={**ERROR_RESPONSES, **REDIRECT},
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE, **REDIRECT},
 )
 def download_export(caller: Visitor, request_id: RequestId) -> RedirectResponse:
     """The export package: a redirect to a presigned URL valid for a few minutes."""

@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Query, Request, Response
 
 from yoosr import ids
 from yoosr.errors import BadRequest
-from yoosr.http import ERROR_RESPONSES, create_app, lambda_handler_for
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES, create_app, lambda_handler_for
 from yoosr.models.common import Page
 from yoosr.models.widget import (
     ConversationOut,
@@ -196,7 +196,7 @@ def request_human(
     "/v1/widget/conversations/{conversation_id}/csat",
     status_code=201,
     response_model=CsatOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def submit_csat(caller: InConversation, body: CsatIn) -> CsatOut:
     """Rate the conversation 1..5 once; a second rating is 409."""

@@ -15,7 +15,7 @@ from fastapi import Depends, Path, Query, Response
 from yoosr.dashboard.access import DashboardCaller
 from yoosr.dashboard.cors import dashboard_cors
 from yoosr.dashboard.http import caller_dependency
-from yoosr.http import ERROR_RESPONSES, create_app, lambda_handler_for
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES, create_app, lambda_handler_for
 from yoosr.models.common import Page
 from yoosr.models.workspace_admin import (
     IdentitySecretOut,
@@ -81,7 +81,7 @@ def list_widget_keys(
     "/v1/workspace/widget-keys",
     status_code=201,
     response_model=WidgetKeyOut,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **CONFLICT_RESPONSE},
 )
 def create_widget_key(caller: Caller, body: WidgetKeyCreate) -> WidgetKeyOut:
     """A new public widget key; 409 when the workspace already has the maximum active keys."""

@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as AwsConnectionError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -22,6 +24,7 @@ from yoosr.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
     UnsupportedMediaType,
     ValidationFailed,
     YoosrError,
@@ -40,7 +43,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (415, "Body is not JSON"),
         (422, "Body failed validation; details name each field"),
         (429, "Rate limited; see Retry-After"),
+        (
+            503,
+            "A dependency is briefly unavailable; retry after Retry-After (writes are idempotent)",
+        ),
     )
+}
+
+# For operations that can refuse because of the object's state (a conflict code names why).
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Conflicts with the current state; the code says why"}
 }
 
 
@@ -73,6 +85,32 @@ def validation_error(exc: RequestValidationError) -> YoosrError:
     return BadRequest("A query parameter is not valid.", code="invalid_query", details=details)
 
 
+# AWS answers meaning "busy or briefly down": the SDK's retries ran out, the same request may
+# succeed shortly (every write is idempotent), so the caller gets a retryable 503, not a 500.
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestTimeout",
+    }
+)
+
+
+def transient_aws_error(exc: Exception) -> bool:
+    if isinstance(exc, AwsConnectionError | HTTPClientError):  # timeouts, connection resets
+        return True
+    return (
+        isinstance(exc, ClientError)
+        and str(exc.response.get("Error", {}).get("Code", "")) in TRANSIENT_AWS_CODES
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, YoosrError)
@@ -90,7 +128,16 @@ def install_error_handlers(app: FastAPI) -> None:
         error: YoosrError = MethodNotAllowed() if exc.status_code == 405 else NotFound()
         return error_response(error)
 
+    async def on_aws_error(_: Request, exc: Exception) -> JSONResponse:
+        if not transient_aws_error(exc):
+            raise exc  # a bug, not weather: the ErrorBoundary's 500, logged with its stack
+        logger.warning("dependency unavailable", extra={"error": type(exc).__name__})
+        metrics.add_metric(name="DependencyUnavailable", unit=MetricUnit.Count, value=1)
+        return error_response(Unavailable(headers={"Retry-After": "1"}))
+
     app.add_exception_handler(YoosrError, on_domain_error)
+    for aws_error in (ClientError, AwsConnectionError, HTTPClientError):
+        app.add_exception_handler(aws_error, on_aws_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
 

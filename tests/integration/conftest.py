@@ -3,6 +3,7 @@ handlers imported with the environment the template gives them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -32,8 +33,12 @@ class Stack:
         return str(self.resources.ref(logical_id))
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+@contextlib.contextmanager
+def moto_stack() -> Iterator[Stack]:
+    """moto with template.yaml's resources and the widget/inbox functions' environment. Safe
+    inside another suite's moto: only the outermost `mock_aws` resets moto's backends, and
+    creating resources that exist keeps them."""
+    os.environ.update(FAKE_AWS_ENV)
     moto_fixes.apply()  # the same corrections the local stack's moto server runs with
     with mock_aws():
         template = load_template(ROOT / "template.yaml")
@@ -44,6 +49,12 @@ def stack() -> Iterator[Stack]:
         env.pop("POWERTOOLS_SERVICE_NAME", None)
         os.environ.update(env)
         yield Stack(resources, env)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    with moto_stack() as made:
+        yield made
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,41 +32,22 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
-from moto.core.models import MockAWS
 
-from local import moto_fixes
-from local.resources import create_resources, function_environment
 from local.streams import StreamPoller
-from local.template import load_template
 from local.workers import Invocation
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, moto_stack
 from tests.integration.routing_support import StreamTap
 from tests.integration.widget_support import ORIGIN
-from tests.support import FAKE_AWS_ENV, ROOT, HttpHandlerClient, LambdaContext, Response
+from tests.support import HttpHandlerClient, LambdaContext, Response
 from yoosr.provisioning import issue_widget_key, provision_workspace
 from yoosr.store import aws
 
 # ---------------------------------------------------------------- the stack
 
 
-@contextlib.contextmanager
-def fault_stack() -> Iterator[Stack]:
-    """The integration stack, built the same way (one per test module here). Inside another
-    suite's moto (the whole test run in one process) it joins it: a nested `mock_aws` would
-    reset every backend, the other suite's resources included."""
-    os.environ.update(FAKE_AWS_ENV)
-    moto_fixes.apply()
-    active = bool(getattr(MockAWS, "_nested_count", 0))
-    with contextlib.nullcontext() if active else mock_aws():
-        template = load_template(ROOT / "template.yaml")
-        resources = create_resources(template, boto3.Session())
-        env: dict[str, str] = {}
-        for function in ("WidgetIngestFunction", "InboxEventsFunction"):
-            env.update(function_environment(template, function, resources))
-        env.pop("POWERTOOLS_SERVICE_NAME", None)
-        os.environ.update(env)
-        yield Stack(resources, env)
+def fault_stack() -> contextlib.AbstractContextManager[Stack]:
+    """The integration stack, built the same way (one per test module here)."""
+    return moto_stack()
 
 
 def new_workspace(stack: Stack, **settings: Any) -> dict[str, Any]:

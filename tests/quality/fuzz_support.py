@@ -33,7 +33,6 @@ from urllib.parse import unquote
 
 import boto3
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from moto.core.models import MockAWS
 
 from local import moto_fixes
 from local.resources import ResourceMap, create_resources, function_environment
@@ -66,12 +65,6 @@ class Stack:
 
     def table(self, logical_id: str) -> str:
         return str(self.resources.ref(logical_id))
-
-
-def mock_active() -> bool:
-    """True when another suite in this process already runs moto (a nested `mock_aws` would
-    reset every backend, its resources included)."""
-    return bool(getattr(MockAWS, "_nested_count", 0))
 
 
 def make_stack() -> Stack:

@@ -9,8 +9,9 @@ product, and each burst of visitor messages gets at most one bot turn (the bot w
 YOOSR_BURST_SECONDS after the newest message of a batch, then answers every message after its
 cursor at once). The stack is this module's own; after its stop no process of it may be left.
 
-Short variant (`make test`): 12 visitors, about 145 messages, within 120 s from the stack's
-start to the end of the check (YOOSR_LOAD_VISITORS=27 per workspace: about 650 messages). Long
+Short variant (`make test`): 12 visitors, about 145 messages, about 100 s from the stack's
+start to the end of the check on an idle 2-core machine (recorded, not bounded;
+YOOSR_LOAD_VISITORS=27 per workspace: about 650 messages). Long
 variant (`make verify`, figures.LONG): 714 visitors, about 10,000 messages. Each visitor
 connects from its own loopback address (127.x.y.z, Linux).
 """
@@ -45,7 +46,6 @@ pytestmark = pytest.mark.e2e
 
 SUITE = "load"
 BURST_SECONDS = 2.0  # BotReplyEventsSettings.burst_seconds, the stack's default
-SHORT_BUDGET_S = 120.0
 # Visitors per workspace; YOOSR_LOAD_VISITORS overrides (a smaller run while developing).
 VISITORS = int(os.environ.get("YOOSR_LOAD_VISITORS", "357" if figures.LONG else "6"))
 
@@ -236,12 +236,7 @@ def test_load_without_loss(load_stack: LocalStack) -> None:
     record("p95 latency (ms, local)", percentile(stats.latencies_ms, 0.95))
     elapsed = time.monotonic() - STARTED[0]
     if not figures.LONG:
-        record(
-            "stack start, load, drain and check (s)",
-            elapsed,
-            f"≤ {SHORT_BUDGET_S:.0f}",
-            elapsed <= SHORT_BUDGET_S,
-        )
+        record("stack start, load, drain and check (s)", elapsed)
     record("load time (s)", result.elapsed_s)
     record("drain time (s)", drained - started - result.elapsed_s)
     record("bursts", found.bursts)
@@ -294,8 +289,6 @@ def test_load_without_loss(load_stack: LocalStack) -> None:
     assert found.conversations_without_bot_turn == 0
     # 429s are the exception, not the rule, with the load spread as designed.
     assert stats.rate_limited <= stats.requests * 0.01, dict(stats.statuses)
-    if not figures.LONG:
-        assert elapsed < SHORT_BUDGET_S, f"the short load took {elapsed:.0f} s"
 
 
 def _message(n: int, sender: str, at: str, client_id: str = "", text: str = "") -> dict[str, Any]:

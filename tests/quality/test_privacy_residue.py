@@ -18,7 +18,7 @@ audit and tombstone records that hold only the keyed hash.
 
 The stores come from template.yaml, so a new table, bucket or queue is scanned without
 editing this file; a resource type that holds data and that this suite cannot read fails it.
-The short and the long variant are the same scenario (SHORT_BUDGET_S).
+The short and the long variant are the same scenario; its time is recorded, not bounded.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ stack = integration.stack
 widget = integration.widget
 
 SUITE = "residue"
-SHORT_BUDGET_S = 60.0
 TABLE, BUCKET, QUEUE, SECRET = (
     "AWS::DynamoDB::Table",
     "AWS::S3::Bucket",
@@ -551,8 +550,7 @@ def test_nothing_of_the_erased_subject_is_left(stack: Any, outcome: Outcome) -> 
         SUITE,
         "scenario and scan CPU time (s)",
         cpu,
-        bound=f"≤ {SHORT_BUDGET_S:.0f}",
-        ok=cpu <= SHORT_BUDGET_S,
+        note="measured, not bounded: timing belongs to `make bench`, not to a test",
     )
     figures.record(
         SUITE,
@@ -572,7 +570,6 @@ def test_nothing_of_the_erased_subject_is_left(stack: Any, outcome: Outcome) -> 
     assert any(email_hash.lower() in p.text for p in tombstones + audits), (
         "no audit or tombstone record names the subject by its keyed hash"
     )
-    assert cpu <= SHORT_BUDGET_S, cpu
 
 
 def test_the_scan_finds_what_is_there(stack: Any, outcome: Outcome) -> None:

@@ -10,8 +10,8 @@ counted with the least-privilege test's own helper.
 
 The scanners run in parallel subprocesses (one module fixture) over the whole template and
 code base in both variants; the long one also runs `sam validate --lint` (which `make template`
-runs on every `make test` already). Budget: SHORT_BUDGET_S of the scanners' CPU time (wall time
-is recorded too, with the machine's load: it grows with whatever else shares the machine).
+runs on every `make test` already). Their CPU and wall time are recorded, not bounded (wall
+time grows with whatever else shares the machine; timing is `make bench`'s business).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ ROOT = figures.ROOT
 ACCEPTED = ROOT / "docs" / "quality" / "accepted-findings.md"
 SCAN = ROOT / ".venv-scan" / "bin"
 TOOLS = ROOT / ".venv-tools" / "bin"
-SHORT_BUDGET_S = 90.0
 BANDIT_TARGETS = ("layers/core", "functions", "local")
 LOCKED = ("requirements/dev.txt",)  # it includes layers/deps/requirements.txt
 INSTALLED = ROOT / ".venv" / "lib" / "python3.11" / "site-packages"
@@ -174,8 +173,7 @@ def runs() -> dict[str, Run]:
         SUITE,
         "scanner CPU time (s)",
         cpu,
-        bound=f"≤ {SHORT_BUDGET_S:.0f}",
-        ok=cpu <= SHORT_BUDGET_S,
+        note="measured, not bounded: timing belongs to `make bench`, not to a test",
     )
     figures.record(
         SUITE,
@@ -186,10 +184,6 @@ def runs() -> dict[str, Run]:
     )
     done["_cpu"] = Run("_cpu", [], seconds=cpu)
     return done
-
-
-def test_the_scanners_run_within_the_budget(runs: dict[str, Run]) -> None:
-    assert runs["_cpu"].seconds <= SHORT_BUDGET_S, {r.name: round(r.seconds) for r in runs.values()}
 
 
 @pytest.fixture(scope="module")

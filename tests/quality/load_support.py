@@ -21,6 +21,7 @@ many bot turns answered each burst.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import statistics
 import time
@@ -259,9 +260,12 @@ class Runner:
         run.token, run.visitor_id = body["session_token"], body["visitor_id"]
         client.headers["Authorization"] = f"Bearer {run.token}"
         run.client_conversation_id = f"lc-{uuid.uuid4()}"
+        # One generator per visitor: the shared one is drawn from in whatever order the
+        # coroutines run, so the sizes and retries a seed gives would change from run to run.
+        rng = random.Random(f"{plan.seed}:{run.index}")
         for burst in range(plan.bursts):
             topic = TOPICS[(run.index + burst) % len(TOPICS)]
-            size = self.rng.randint(*plan.burst_size)
+            size = rng.randint(*plan.burst_size)
             ids: list[str] = []
             last_message_id = ""
             for position in range(size):
@@ -271,7 +275,7 @@ class Runner:
                     run.workspace, run.index, run.conversation_id or None, "", text, burst, kind
                 )
                 sent.client_id = f"lm-{uuid.uuid4()}"
-                roll = self.rng.random()
+                roll = rng.random()
                 if roll < plan.timeout_share:
                     sent.retry = "timeout"
                 elif roll < plan.timeout_share + plan.replay_share:
@@ -348,7 +352,11 @@ class Runner:
 def run_load(api_url: str, workspaces: dict[str, Any], plan: Plan) -> LoadResult:
     runner = Runner(api_url, workspaces, plan)
     started = time.monotonic()
-    visitors = asyncio.run(runner.run())
+    # Its own event loop on a thread of its own: `asyncio.run` in the main thread would leave it
+    # with no current loop, and Mangum (the in-process handlers of the suites after this one)
+    # asks the main thread for one.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="load") as pool:
+        visitors = pool.submit(asyncio.run, runner.run()).result()
     return LoadResult(plan, visitors, runner.sent, runner.stats, time.monotonic() - started)
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from yoosr.dashboard.access import DashboardCaller
 from yoosr.dashboard.http import caller_dependency
-from yoosr.http import ERROR_RESPONSES
+from yoosr.http import CONFLICT_RESPONSE, ERROR_RESPONSES
 from yoosr.models.common import Page
 from yoosr.models.inbox import (
     DEPARTMENT_ID_PATTERN,
@@ -89,7 +89,10 @@ def list_messages(
     "/v1/conversations/{conversation_id}/messages",
     status_code=201,
     response_model=InboxMessage,
-    responses={200: {"model": InboxMessage, "description": "Replay of the same client id"}},
+    responses={
+        200: {"model": InboxMessage, "description": "Replay of the same client id"},
+        **CONFLICT_RESPONSE,
+    },
 )
 def post_message(
     response: Response, caller: Caller, conversation_id: ConversationId, body: ReplyIn
@@ -101,26 +104,42 @@ def post_message(
     return message
 
 
-@router.post("/v1/conversations/{conversation_id}/assign", response_model=InboxConversation)
+@router.post(
+    "/v1/conversations/{conversation_id}/assign",
+    response_model=InboxConversation,
+    responses=CONFLICT_RESPONSE,
+)
 def assign(caller: Caller, conversation_id: ConversationId, body: AssignIn) -> InboxConversation:
     """`{agent_id}` assigns to that agent; `{department_id}` transfers to that department's
     queue (it keeps its place by original arrival)."""
     return inbox.assign(settings(), caller, conversation_id, body)
 
 
-@router.post("/v1/conversations/{conversation_id}/resolve", response_model=InboxConversation)
+@router.post(
+    "/v1/conversations/{conversation_id}/resolve",
+    response_model=InboxConversation,
+    responses=CONFLICT_RESPONSE,
+)
 def resolve(caller: Caller, conversation_id: ConversationId) -> InboxConversation:
     """Resolve; the agent's slot is freed and the queue moves at once."""
     return inbox.resolve(settings(), caller, conversation_id)
 
 
-@router.post("/v1/conversations/{conversation_id}/reopen", response_model=InboxConversation)
+@router.post(
+    "/v1/conversations/{conversation_id}/reopen",
+    response_model=InboxConversation,
+    responses=CONFLICT_RESPONSE,
+)
 def reopen(caller: Caller, conversation_id: ConversationId) -> InboxConversation:
     """Reopen; a human-owned conversation goes to the agent who reopens it."""
     return inbox.reopen(settings(), caller, conversation_id)
 
 
-@router.post("/v1/conversations/{conversation_id}/labels", response_model=InboxConversation)
+@router.post(
+    "/v1/conversations/{conversation_id}/labels",
+    response_model=InboxConversation,
+    responses=CONFLICT_RESPONSE,
+)
 def change_labels(
     caller: Caller, conversation_id: ConversationId, body: LabelsIn
 ) -> InboxConversation:

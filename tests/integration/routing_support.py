@@ -16,6 +16,7 @@ from local.streams import lambda_stream_record
 from tests.integration.dashboard_support import Org
 from tests.integration.widget_support import Visitor
 from tests.support import HttpHandlerClient, LambdaContext, Response
+from yoosr import clock
 from yoosr.provisioning import issue_widget_key
 from yoosr.store import ddb, keys
 
@@ -173,3 +174,41 @@ def ask_for_human(visitor: Visitor, conversation_id: str, **body: Any) -> Respon
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def put_department(workspaces_table: str, ws: str, department_id: str) -> None:
+    """A round-robin department item written directly (proofs that bypass the team API)."""
+    ddb.put(
+        workspaces_table,
+        {
+            "pk": ws,
+            "sk": f"DEPT#{department_id}",
+            "item_type": "department",
+            "workspace_id": ws,
+            "department_id": department_id,
+            "name": "Support",
+            "routing_strategy": "round_robin",
+        },
+    )
+
+
+def put_online_agent(
+    workspaces_table: str, ws: str, user_id: str, departments: list[str], capacity: int = 2
+) -> None:
+    """An agent item as the team API stores it, online for the whole proof."""
+    ddb.put(
+        workspaces_table,
+        {
+            "pk": ws,
+            "sk": f"AGENT#{user_id}",
+            "item_type": "agent",
+            "workspace_id": ws,
+            "user_id": user_id,
+            "role": "agent",
+            "departments": departments,
+            "capacity": capacity,
+            "open_count": 0,
+            "status": "online",
+            "presence_expires_at": clock.epoch() + 3600,
+        },
+    )

@@ -20,6 +20,7 @@ from botocore.config import Config
 from local.moto_server import MotoServer
 from local.resources import create_resources
 from local.template import load_template
+from tests.integration.routing_support import put_department, put_online_agent
 from tests.support import ROOT
 from yoosr import clock, ids
 from yoosr.routing import dispatcher, handoff, transitions
@@ -127,36 +128,10 @@ def test_200_simultaneous_handoffs_into_15_slots(server_tables: Tables) -> None:
             "settings": {},
         },
     )
-    ddb.put(
-        tables.workspaces,
-        {
-            "pk": ws,
-            "sk": f"DEPT#{department_id}",
-            "item_type": "department",
-            "workspace_id": ws,
-            "department_id": department_id,
-            "name": "Support",
-            "routing_strategy": "round_robin",
-        },
-    )
+    put_department(tables.workspaces, ws, department_id)
     agents = [f"user_race{i}" for i in range(AGENTS)]
     for user_id in agents:
-        ddb.put(
-            tables.workspaces,
-            {
-                "pk": ws,
-                "sk": f"AGENT#{user_id}",
-                "item_type": "agent",
-                "workspace_id": ws,
-                "user_id": user_id,
-                "role": "agent",
-                "departments": [department_id],
-                "capacity": CAPACITY,
-                "open_count": 0,
-                "status": "online",
-                "presence_expires_at": clock.epoch() + 3600,
-            },
-        )
+        put_online_agent(tables.workspaces, ws, user_id, [department_id], CAPACITY)
     waiting = []
     for _ in range(HANDOFFS):
         item = conversations.conversation_item(

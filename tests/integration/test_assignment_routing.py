@@ -13,7 +13,7 @@ import pytest
 
 from local.resources import create_resources
 from tests.integration.dashboard_support import Org, agent_routing_client
-from tests.integration.routing_support import StreamTap, Team, ask_for_human
+from tests.integration.routing_support import StreamTap, Team, ask_for_human, put_online_agent
 from tests.integration.widget_support import conversation_item
 from tests.support import HttpHandlerClient, LambdaContext, load_function, sample_event
 from yoosr import clock, ids
@@ -124,26 +124,6 @@ def own_tables(stack: Any) -> Iterator[Tables]:
         client.delete_table(TableName=table)
 
 
-def online_agent(tables: Tables, ws: str, user_id: str, departments: list[str]) -> None:
-    """An agent item as the team API stores it, online for the whole proof."""
-    ddb.put(
-        tables.workspaces,
-        {
-            "pk": ws,
-            "sk": f"AGENT#{user_id}",
-            "item_type": "agent",
-            "workspace_id": ws,
-            "user_id": user_id,
-            "role": "agent",
-            "departments": departments,
-            "capacity": 2,
-            "open_count": 0,
-            "status": "online",
-            "presence_expires_at": clock.epoch() + 3600,
-        },
-    )
-
-
 def test_round_robin_is_fair_over_1000_sequential_handoffs(own_tables: Tables) -> None:
     # Given a round-robin department of 7 agents (1,000 is not a multiple of 7)
     ws = ids.workspace_id_for_org(f"org_fair_{ids.ulid()}")
@@ -162,7 +142,7 @@ def test_round_robin_is_fair_over_1000_sequential_handoffs(own_tables: Tables) -
     )
     agents_ = [f"user_fair{i}" for i in range(7)]
     for user_id in agents_:
-        online_agent(own_tables, ws, user_id, [sales])
+        put_online_agent(own_tables.workspaces, ws, user_id, [sales])
     counts: Counter[str] = Counter()
     # When 1,000 visitors ask for a human one after another, and each is resolved at once
     for _ in range(1000):

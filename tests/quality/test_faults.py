@@ -46,6 +46,7 @@ from tests.integration.bot_support import (
     seed_demo,
     use_model,
 )
+from tests.integration.routing_support import put_department, put_online_agent
 from tests.integration.test_assignment_concurrency import (
     at_once,
     hand_off,
@@ -291,36 +292,10 @@ def routing_workspace(
         tables = Tables(stack.table("WorkspacesTable"), stack.table("ConversationsTable"))
         ws = new_workspace(stack)["id"]
     department_id = ids.new_id("dept")
-    ddb.put(
-        tables.workspaces,
-        {
-            "pk": ws,
-            "sk": f"DEPT#{department_id}",
-            "item_type": "department",
-            "workspace_id": ws,
-            "department_id": department_id,
-            "name": "Support",
-            "routing_strategy": "round_robin",
-        },
-    )
+    put_department(tables.workspaces, ws, department_id)
     users = [f"user_fault{uuid.uuid4().hex[:8]}" for _ in range(agents)]
     for user_id in users:
-        ddb.put(
-            tables.workspaces,
-            {
-                "pk": ws,
-                "sk": f"AGENT#{user_id}",
-                "item_type": "agent",
-                "workspace_id": ws,
-                "user_id": user_id,
-                "role": "agent",
-                "departments": [department_id],
-                "capacity": capacity,
-                "open_count": 0,
-                "status": "online",
-                "presence_expires_at": clock.epoch() + 3600,
-            },
-        )
+        put_online_agent(tables.workspaces, ws, user_id, [department_id], capacity)
     return tables, ws, department_id, users
 
 

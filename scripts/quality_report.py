@@ -38,8 +38,11 @@ def render(documents: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
         "",
         f"- Commit: {', '.join(commits) or 'none'}",
         f"- Measured: {dates[0] if dates else 'never'} → {dates[-1] if dates else 'never'} (UTC)",
-        "",
     ]
+    short = [SUITES[s] for s, d in documents.items() if d.get("variant") != "long"]
+    if short:
+        lines.append(f"- Short variant only (the long one not measured yet): {'; '.join(short)}")
+    lines.append("")
     for suite, title in SUITES.items():
         document = documents.get(suite)
         lines.append(f"## {title}")

@@ -138,3 +138,21 @@ def stored_with_prefix(stack: Any, pk: str, prefix: str = "") -> list[dict[str, 
         )
     items, _ = ddb.query(stack.table("WorkspacesTable"), condition, vals)
     return items
+
+
+def use_dev_verifier(mode: str, monkeypatch: Any) -> None:
+    """Make the dashboard functions verify tokens of the shared development issuer, with keys
+    looked up by kid from its JWKS (`mode` "jwks", as deployments fetch Clerk's) or
+    networklessly with its PEM ("pem": one key, no kid lookup)."""
+    from yoosr.dashboard import access
+    from yoosr.dashboard.clerk import ClerkVerifier, KeySource
+
+    issuer = dev_issuer()
+    if mode == "jwks":
+        source = KeySource(
+            jwks_url=f"{ISSUER}/.well-known/jwks.json", fetch=lambda _: issuer.jwks()
+        )
+    else:
+        source = KeySource(pem=issuer.public_pem)
+    verifier = ClerkVerifier(ISSUER, source, leeway_seconds=5)
+    monkeypatch.setattr(access, "verifier", lambda settings: verifier)

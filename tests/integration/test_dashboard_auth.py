@@ -18,7 +18,12 @@ from typing import Any
 import pytest
 
 from local.clerk import DevIssuer
-from tests.integration.dashboard_support import DASHBOARD_ORIGIN, ISSUER, dev_issuer
+from tests.integration.dashboard_support import (
+    DASHBOARD_ORIGIN,
+    ISSUER,
+    dev_issuer,
+    use_dev_verifier,
+)
 from tests.integration.workspace_support import (
     DashboardFunction,
     Organization,
@@ -32,7 +37,6 @@ from tests.integration.workspace_support import (
 from yoosr import ids
 from yoosr.dashboard import access
 from yoosr.dashboard.access import ADMIN, ROUTE_ROLES, authenticate
-from yoosr.dashboard.clerk import ClerkVerifier, KeySource
 from yoosr.errors import Forbidden, Unauthorized
 from yoosr.settings import DashboardSettings
 from yoosr.store import ddb, keys
@@ -73,15 +77,7 @@ def routes(served: dict[str, tuple[DashboardFunction, Any]]) -> list[tuple[str, 
 def key_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Verify with the issuer's JWKS (kid lookup, refetch) or networklessly with its PEM,
     whatever the function's deployment parameters say."""
-    issuer = dev_issuer()
-    if request.param == "jwks":
-        source = KeySource(
-            jwks_url=f"{ISSUER}/.well-known/jwks.json", fetch=lambda _: issuer.jwks()
-        )
-    else:
-        source = KeySource(pem=issuer.public_pem)
-    verifier = ClerkVerifier(ISSUER, source, leeway_seconds=5)
-    monkeypatch.setattr(access, "verifier", lambda settings: verifier)
+    use_dev_verifier(request.param, monkeypatch)
     yield request.param
 
 

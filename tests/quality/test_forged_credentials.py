@@ -32,7 +32,12 @@ from typing import Any
 import pytest
 
 from local.clerk import DevIssuer
-from tests.integration.dashboard_support import DASHBOARD_ORIGIN, ISSUER, dev_issuer
+from tests.integration.dashboard_support import (
+    DASHBOARD_ORIGIN,
+    ISSUER,
+    dev_issuer,
+    use_dev_verifier,
+)
 from tests.integration.widget_support import ORIGIN
 from tests.quality import figures
 from tests.quality.personas import (  # noqa: F401 - quality_world is a fixture
@@ -108,20 +113,8 @@ def token_mutations(home: Tenant, away: Tenant) -> dict[str, tuple[str | None, i
 
 @pytest.fixture(params=["jwks", "pem"] if figures.LONG else ["jwks"])
 def key_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Keys by kid from the issuer's JWKS (as deployments fetch Clerk's); the long variant
-    also verifies networklessly with the issuer's PEM (one key: no kid lookup)."""
-    from yoosr.dashboard import access
-    from yoosr.dashboard.clerk import ClerkVerifier, KeySource
-
-    issuer = dev_issuer()
-    if request.param == "jwks":
-        source = KeySource(
-            jwks_url=f"{ISSUER}/.well-known/jwks.json", fetch=lambda _: issuer.jwks()
-        )
-    else:
-        source = KeySource(pem=issuer.public_pem)
-    verifier = ClerkVerifier(ISSUER, source, leeway_seconds=5)
-    monkeypatch.setattr(access, "verifier", lambda settings: verifier)
+    """Keys by kid from the issuer's JWKS; the long variant also verifies with its PEM."""
+    use_dev_verifier(request.param, monkeypatch)
     return str(request.param)
 
 

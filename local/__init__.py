@@ -3,8 +3,9 @@
 Run it from the repository root with `python -m local` (what `make dev` runs). It starts a moto
 server on loopback, creates the template's tables, queues, buckets and secrets in it, seeds demo
 data (`local/seed.py`), serves the template's HttpApi routes as API Gateway payload 2.0 events to
-the real handlers (each function in its own worker processes), polls DynamoDB stream and SQS
-event sources, and writes `.yoosr-local/credentials.json` once ready (removed on exit).
+the real handlers (each function in its own worker processes), polls DynamoDB stream (one
+reader per stream, handing each consumer its copy) and SQS event sources, and writes
+`.yoosr-local/credentials.json` once ready (removed on exit).
 
 Environment:
     YOOSR_PORT               API port (default 3000; 0 picks a free one)

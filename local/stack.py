@@ -28,7 +28,7 @@ from local.queues import QueuePoller
 from local.resources import ResourceMap, create_resources
 from local.schedules import schedule_arn, scheduled_event
 from local.server import ApiServer
-from local.streams import StreamPoller
+from local.streams import StreamPoller, StreamReader
 from local.template import Route, Template, load_template
 from local.workers import INIT_TIMEOUT_S, FunctionPool, FunctionRuntime, Invocation, LogSink
 
@@ -507,13 +507,26 @@ class Stack:
             )
             clients["sqs"].send_message(QueueUrl=url, MessageBody=body)
 
+        # One reader per stream and starting position, started before its consumers.
+        readers: dict[tuple[str, str], StreamReader] = {}
+        consumers: list[Poller] = []
         for stream in self.template.stream_sources:
             if not stream.enabled:
                 continue
-            self.pollers.append(
+            stream_arn = str(resources.resolve(stream.stream))
+            key = (stream_arn, stream.starting_position)
+            if key not in readers:
+                readers[key] = StreamReader(
+                    stream_arn=stream_arn,
+                    streams_client=clients["dynamodbstreams"],
+                    stop=self._stop,
+                    region=region,
+                    starting_position=stream.starting_position,
+                )
+            consumers.append(
                 StreamPoller(
                     stream,
-                    stream_arn=str(resources.resolve(stream.stream)),
+                    stream_arn=stream_arn,
                     function_arn=resources.get_att(stream.function, "Arn"),
                     streams_client=clients["dynamodbstreams"],
                     invoke=self.invoke,
@@ -521,8 +534,11 @@ class Stack:
                     stop=self._stop,
                     region=region,
                     retry_delay_s=self.config.retry_delay_s,
+                    reader=readers[key],
                 )
             )
+        self.pollers.extend(readers.values())
+        self.pollers.extend(consumers)
         for queue in self.template.sqs_sources:
             if not queue.enabled:
                 continue

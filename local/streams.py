@@ -72,8 +72,114 @@ def lambda_stream_record(raw: dict[str, Any], stream_arn: str, region: str) -> d
     return record
 
 
+class _Cursor:
+    """Reads one stream from a starting position onward, one shard position each."""
+
+    def __init__(self, stream_arn: str, streams_client: Any, region: str) -> None:
+        self.stream_arn = stream_arn
+        self._client = streams_client
+        self._region = region
+        self.shards: dict[str, _Shard] = {}
+
+    def open(self, starting_position: str) -> list[str]:
+        """Fix the start position now (not in a thread): LATEST means "after what exists when
+        the stack starts". moto keeps one shard per stream that never splits."""
+        description = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        for shard in description.get("Shards", []):
+            state = _Shard(shard["ShardId"])
+            if starting_position == "LATEST":
+                # Read past what is there (bounded) to learn where "now" is.
+                for _ in range(1000):
+                    if not self._read(state, 1000):
+                        break
+            self.shards[state.shard_id] = state
+        return list(self.shards)
+
+    def fetch(self, shard_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The records after the last one read, shaped as Lambda delivers them."""
+        return [
+            lambda_stream_record(r, self.stream_arn, self._region)
+            for r in self._read(self.shards[shard_id], limit)
+        ]
+
+    def _read(self, shard: _Shard, limit: int) -> list[dict[str, Any]]:
+        # A fresh iterator per read rather than NextShardIterator: moto iterators hold on to a
+        # shard object, which moto replaces when it rolls a table back (see moto_fixes.py);
+        # a position by sequence number always reads the table's current shard.
+        position: dict[str, str] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.after}
+            if shard.after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self._client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard.shard_id, **position
+        )["ShardIterator"]
+        raw: list[dict[str, Any]] = self._client.get_records(
+            ShardIterator=iterator, Limit=limit
+        ).get("Records", [])
+        if raw:
+            shard.after = str(raw[-1]["dynamodb"]["SequenceNumber"])
+        return raw
+
+
+class StreamReader(Poller):
+    """Reads one stream once for every function that consumes it from the same position.
+
+    DynamoDB Streams serves every event source mapping the same records and Lambda polls for
+    each mapping on its own. Locally that would make moto, one CPU-bound process, answer the
+    same GetShardIterator + GetRecords once per consumer every cycle, idle or not (four
+    consumers read the Conversations stream). One reader fetches and hands each consumer its
+    own queue of the records; each consumer keeps its own filters, batching window, retries,
+    bisecting and on-failure destination, so what a function receives does not change.
+
+    Consumers subscribe before the reader starts; `drain` must see the reader with them (a
+    record is caught up once the reader has handed it over and every consumer is idle).
+    """
+
+    def __init__(
+        self,
+        *,
+        stream_arn: str,
+        streams_client: Any,
+        stop: threading.Event,
+        region: str,
+        starting_position: str,
+    ) -> None:
+        # arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL
+        parts = stream_arn.split("/")
+        super().__init__(f"stream-reader:{parts[1] if len(parts) > 1 else stream_arn}", stop)
+        self._cursor = _Cursor(stream_arn, streams_client, region)
+        self._starting_position = starting_position
+        self._consumers: list[StreamPoller] = []
+
+    def subscribe(self, consumer: StreamPoller) -> None:
+        if self._cursor.shards:
+            raise RuntimeError("subscribe every consumer before the reader starts")
+        self._consumers.append(consumer)
+
+    def start(self) -> None:
+        self._cursor.open(self._starting_position)
+        super().start()
+
+    def shard_ids(self) -> list[str]:
+        return list(self._cursor.shards)
+
+    def poll_once(self) -> bool:
+        busy = False
+        for shard_id in list(self._cursor.shards):
+            records = self._cursor.fetch(shard_id)
+            if records:
+                busy = True
+                for consumer in self._consumers:
+                    consumer.hand_over(shard_id, records)
+        return busy
+
+
 class StreamPoller(Poller):
-    """Polls one table's stream for one function, as a DynamoDB event source mapping does."""
+    """Delivers one table's stream to one function, as a DynamoDB event source mapping does.
+
+    It reads the stream itself, or takes what a shared `StreamReader` hands over.
+    """
 
     def __init__(
         self,
@@ -87,61 +193,55 @@ class StreamPoller(Poller):
         stop: threading.Event,
         region: str,
         retry_delay_s: float = 0.1,
+        reader: StreamReader | None = None,
     ) -> None:
         super().__init__(f"stream:{source.function}.{source.event_name}", stop)
         self.source = source
         self.stream_arn = stream_arn
         self.function_arn = function_arn
-        self._client = streams_client
         self._invoke = invoke
         self._send_failure = send_failure
-        self._region = region
         self._retry_delay_s = retry_delay_s
-        self._shards: dict[str, _Shard] = {}
+        self._reader = reader
+        self._cursor = None if reader else _Cursor(stream_arn, streams_client, region)
+        self._shard_ids: list[str] = []
         self._buffers: dict[str, list[dict[str, Any]]] = {}
+        self._handed_over: dict[str, list[dict[str, Any]]] = {}
+        self._handed_lock = threading.Lock()
+        if reader is not None:
+            reader.subscribe(self)
 
     def start(self) -> None:
-        # The start position is fixed now, not in the thread: LATEST means "after what exists
-        # when the stack starts". moto keeps one shard per stream that never splits.
-        description = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        for shard in description.get("Shards", []):
-            state = _Shard(shard["ShardId"])
-            if self.source.starting_position == "LATEST":
-                # Read past what is there (bounded) to learn where "now" is.
-                for _ in range(1000):
-                    if not self._fetch(state, 1000):
-                        break
-            self._shards[state.shard_id] = state
-            self._buffers[state.shard_id] = []
+        if self._reader is not None:
+            self._shard_ids = self._reader.shard_ids()  # the reader starts first
+        else:
+            assert self._cursor is not None
+            self._shard_ids = self._cursor.open(self.source.starting_position)
+        self._buffers = {shard_id: [] for shard_id in self._shard_ids}
         super().start()
+
+    def hand_over(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """Queue records a shared reader fetched (called on the reader's thread)."""
+        with self._handed_lock:
+            self._handed_over.setdefault(shard_id, []).extend(records)
+        self.wake()
 
     def poll_once(self) -> bool:
         busy = False
-        for shard in list(self._shards.values()):
-            busy |= self._poll_shard(shard)
+        for shard_id in self._shard_ids:
+            busy |= self._poll_shard(shard_id)
         return busy
 
-    def _fetch(self, shard: _Shard, limit: int) -> list[dict[str, Any]]:
-        # A fresh iterator per read rather than NextShardIterator: moto iterators hold on to a
-        # shard object, which moto replaces when it rolls a table back (see moto_fixes.py);
-        # a position by sequence number always reads the table's current shard.
-        position: dict[str, str] = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.after}
-            if shard.after
-            else {"ShardIteratorType": "TRIM_HORIZON"}
-        )
-        iterator = self._client.get_shard_iterator(
-            StreamArn=self.stream_arn, ShardId=shard.shard_id, **position
-        )["ShardIterator"]
-        raw = self._client.get_records(ShardIterator=iterator, Limit=limit).get("Records", [])
-        if raw:
-            shard.after = str(raw[-1]["dynamodb"]["SequenceNumber"])
-        return [lambda_stream_record(r, self.stream_arn, self._region) for r in raw]
+    def _fetch(self, shard_id: str) -> list[dict[str, Any]]:
+        if self._cursor is not None:
+            return self._cursor.fetch(shard_id)
+        with self._handed_lock:
+            return self._handed_over.pop(shard_id, [])
 
-    def _poll_shard(self, shard: _Shard) -> bool:
+    def _poll_shard(self, shard_id: str) -> bool:
         source = self.source
-        buffer = self._buffers[shard.shard_id]
-        fetched = self._fetch(shard, 1000)
+        buffer = self._buffers[shard_id]
+        fetched = self._fetch(shard_id)
         if not fetched and not buffer:
             return False
         buffer.extend(r for r in fetched if matches_any(source.filters, r))
@@ -152,13 +252,13 @@ class StreamPoller(Poller):
             if remaining <= 0:
                 break
             self._stop.wait(min(remaining, 0.2))
-            more = self._fetch(shard, 1000)
+            more = self._fetch(shard_id)
             buffer.extend(r for r in more if matches_any(source.filters, r))
         while buffer and not self._stop.is_set():
             batch = buffer[: source.batch_size]
             # Records leave the buffer only once delivered (or sent on failure): if moto is
             # unreachable mid-way, the next cycle starts this batch again.
-            self._deliver(shard.shard_id, batch, attempts=0)
+            self._deliver(shard_id, batch, attempts=0)
             del buffer[: len(batch)]
         return True
 

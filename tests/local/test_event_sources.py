@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from local.pollers import drain
 from local.stack import Stack
-from local.streams import StreamPoller
+from local.streams import StreamPoller, StreamReader
 from local.workers import Invocation
 from tests.local.conftest import client, wait_for
 
@@ -222,6 +222,94 @@ def test_latest_starting_position_skips_what_was_there(fixture_stack: Stack) -> 
         stop.set()
         poller.join(5)
     assert seen == ["after-latest"]
+
+
+class _CountingStreams:
+    """A streams client that counts GetRecords calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.get_records_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_records(self, **kwargs: Any) -> Any:
+        self.get_records_calls += 1
+        return self._inner.get_records(**kwargs)
+
+
+class _NoStreams:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"a consumer with a shared reader called {name}")
+
+
+def test_consumers_of_one_stream_share_one_reader(fixture_stack: Stack) -> None:
+    (source,) = fixture_stack.template.stream_sources
+    stream_arn = fixture_stack.resources.get_att("EventsTable", "StreamArn")
+    streams = _CountingStreams(client(fixture_stack, "dynamodbstreams"))
+    stop = threading.Event()
+    reader = StreamReader(
+        stream_arn=stream_arn,
+        streams_client=streams,
+        stop=stop,
+        region="us-east-1",
+        starting_position="LATEST",
+    )
+    seen: dict[str, list[str]] = {"orders": [], "everything": []}
+    failed_once: set[str] = set()
+
+    def consumer(name: str, filters: tuple[dict[str, Any], ...]) -> StreamPoller:
+        def invoke(function: str, event: Any) -> Invocation:
+            keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+            seen[name].extend(keys)
+            if name == "everything" and "shared-2" in keys and "shared-2" not in failed_once:
+                # One consumer's failure is retried for it alone.
+                failed_once.add("shared-2")
+                return Invocation("error", "req", result=None, error={"errorType": "Boom"})
+            return Invocation("ok", "req", result=None)
+
+        return StreamPoller(
+            dataclasses.replace(
+                source, starting_position="LATEST", filters=filters, maximum_retry_attempts=3
+            ),
+            stream_arn=stream_arn,
+            function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+            streams_client=_NoStreams(),
+            invoke=invoke,
+            send_failure=lambda *args: None,
+            stop=stop,
+            region="us-east-1",
+            retry_delay_s=0.01,
+            reader=reader,
+        )
+
+    orders = consumer("orders", ({"dynamodb": {"NewImage": {"kind": {"S": ["order"]}}}},))
+    everything = consumer("everything", ())
+    put_events(fixture_stack, {"pk": "before-shared", "kind": "order"})
+    reader.start()
+    orders.start()
+    everything.start()
+    try:
+        put_events(
+            fixture_stack,
+            {"pk": "shared-1", "kind": "order"},
+            {"pk": "shared-2", "kind": "note"},
+            {"pk": "shared-3", "kind": "order"},
+        )
+        assert drain([reader, orders, everything], 15)
+        reads = streams.get_records_calls
+        time.sleep(1.0)  # idle: only the reader polls moto
+        idle_reads = streams.get_records_calls - reads
+    finally:
+        stop.set()
+        for poller in (reader, orders, everything):
+            poller.join(5)
+    assert seen["orders"] == ["shared-1", "shared-3"]
+    # everything: the batch up to the failed record again, then the rest; nothing before LATEST
+    assert sorted(set(seen["everything"])) == ["shared-1", "shared-2", "shared-3"]
+    assert seen["everything"][-1] == "shared-3" and seen["everything"].count("shared-2") == 2
+    assert 1 <= idle_reads <= 6, "one reader polls every 0.25 s when idle"
 
 
 def test_sqs_partial_failure_is_redelivered_then_dead_lettered(fixture_stack: Stack) -> None:

@@ -703,7 +703,11 @@ def test_pip_audit_on_the_locked_dependencies(runs: dict[str, Run]) -> None:
         "not run: no vulnerability service reachable",
         bound="0",
         ok=None,
-        note=f"{unreachable} packages could not be looked up (PyPI JSON API / OSV unreachable)",
+        note=(
+            f"{unreachable} packages could not be looked up: PyPI's per-release JSON "
+            "(/pypi/NAME/VERSION/json) answers 404 from this network and OSV's host does not "
+            "resolve"
+        ),
     )
     pytest.skip("pip-audit: no vulnerability service reachable from this machine (not a pass)")
 

@@ -24,6 +24,11 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _not_measured(figure: dict[str, Any]) -> bool:
+    """A figure the suite could not measure here (it records "not run: <why>", no verdict)."""
+    return figure.get("ok") is None and str(figure["value"]).startswith("not run")
+
+
 def render(documents: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     problems: list[str] = []
     commits = sorted({d["commit"] for d in documents.values()})
@@ -42,6 +47,14 @@ def render(documents: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     short = [SUITES[s] for s, d in documents.items() if d.get("variant") != "long"]
     if short:
         lines.append(f"- Short variant only (the long one not measured yet): {'; '.join(short)}")
+    unmeasured = [
+        f"{SUITES[s]}: {f['name']} ({f.get('note') or f['value']})"
+        for s, d in documents.items()
+        for f in d["figures"]
+        if _not_measured(f)
+    ]
+    if unmeasured:
+        lines.append(f"- Not measured (the suite says why): {'; '.join(unmeasured)}")
     lines.append("")
     for suite, title in SUITES.items():
         document = documents.get(suite)
@@ -51,13 +64,18 @@ def render(documents: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
             lines += ["Not run: no figures recorded.", ""]
             problems.append(f"{suite}: no figures recorded")
             continue
-        lines.append(f"Variant: {document['variant']}; measured {document['measured_at']}.")
+        lines.append(
+            f"Variant: {document['variant']}; measured {document['measured_at']} "
+            f"on commit {document['commit']}."
+        )
         lines.append("")
         lines.append("| Figure | Value | Bound | Verdict | Note |")
         lines.append("| --- | ---: | --- | --- | --- |")
         for figure in document["figures"]:
             ok = figure.get("ok")
             verdict = "measured" if ok is None else ("meets bound" if ok else "**MISSES BOUND**")
+            if _not_measured(figure):
+                verdict = "**not measured**"
             if ok is False:
                 problems.append(f"{suite}: {figure['name']} = {figure['value']}")
             lines.append(

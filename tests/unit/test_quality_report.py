@@ -32,3 +32,15 @@ def test_a_missed_bound_and_a_missing_suite_are_problems() -> None:
     assert problems == ["load: lost = 3", "faults: no figures recorded"]
     assert "**MISSES BOUND**" in text
     assert "Not run: no figures recorded." in text
+
+
+def test_a_figure_the_suite_could_not_measure_is_said_so_at_the_top() -> None:
+    documents = {suite: _document(suite, True) for suite in SUITES}
+    documents["scanners"]["figures"].append(  # type: ignore[attr-defined]
+        {"name": "pip-audit", "value": "not run: no service", "ok": None, "note": "404 here"}
+    )
+    text, problems = render(documents)
+    assert problems == []
+    assert "- Not measured (the suite says why): 6. Infrastructure and code scanners: " in text
+    assert "| pip-audit | not run: no service |  | **not measured** | 404 here |" in text
+    assert "on commit abc1234." in text

@@ -214,8 +214,7 @@ class StreamPoller(Poller):
     def start(self) -> None:
         if self._reader is not None:
             self._shard_ids = self._reader.shard_ids()  # the reader starts first
-        else:
-            assert self._cursor is not None
+        elif self._cursor is not None:
             self._shard_ids = self._cursor.open(self.source.starting_position)
         self._buffers = {shard_id: [] for shard_id in self._shard_ids}
         super().start()

@@ -12,6 +12,14 @@ Transaction cost. That deep copy is of whole tables, on every transaction, so a 
 test slows down quadratically as tables grow. Only the items a transaction names can change,
 so only those are copied, and a cancelled transaction puts exactly those back.
 
+Query cost. moto answers every Query by sorting all of the table's items and filtering them
+(the partition for a table query, the index key for an index query), so each Query costs
+O(n log n) in the table's size with DynamoDB-typed comparisons: under the load suite it was
+half of moto's time and grew with every message. The partition (table query) or the items
+holding the index's hash key values (index query, compared without the typed machinery) are
+handed to moto's own Query code instead of the whole table; moto still applies every
+condition, sort, page and filter itself.
+
 Both the local stack's moto server and the in-process test suites apply these fixes.
 """
 
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import threading
 from types import ModuleType
 from typing import Any
@@ -78,6 +87,79 @@ def _restore(backups: list[tuple[Any, ...]]) -> None:
             table.items[hash_key] = item
 
 
+_NARROWED = threading.local()
+"""(table, items) while one Query runs on this thread: what `Table.all_items` returns to it."""
+
+
+def _sorted_like_all_items(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+
+def _query_candidates(table: Any, hash_key: Any, index_name: Any, conditions: Any) -> Any:
+    """The items a Query can match, or None to let moto look at every item."""
+    if not index_name:
+        if hash_key is None:
+            return None
+        partition = table.items.get(hash_key)
+        if partition is None:
+            return []
+        return _sorted_like_all_items(
+            list(partition.values()) if table.range_key_attr else [partition]
+        )
+    if not conditions:
+        return None
+    wanted = [(name, value.type, value.value) for name, value in conditions]
+    if any(kind not in ("S", "B") for _, kind, _ in wanted):
+        return None  # numbers compare by value (1 == 1.0): leave them to moto
+    found = []
+    for hash_set in table.items.values():
+        for item in hash_set.values() if table.range_key_attr else (hash_set,):
+            attrs = item.attrs
+            for name, kind, value in wanted:
+                actual = attrs.get(name)
+                if actual is None or actual.type != kind or actual.value != value:
+                    break
+            else:
+                found.append(item)
+    return _sorted_like_all_items(found)
+
+
+def _patch_query(table_type: Any) -> None:
+    original_query = table_type.query
+    original_all_items = table_type.all_items
+    signature = inspect.signature(original_query)
+
+    @functools.wraps(original_all_items)
+    def all_items(self: Any) -> Any:
+        narrowed = getattr(_NARROWED, "value", None)
+        if narrowed is not None and narrowed[0] is self:
+            return list(narrowed[1])
+        return original_all_items(self)
+
+    @functools.wraps(original_query)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(self, *args, **kwargs).arguments
+            candidates = _query_candidates(
+                self,
+                bound.get("hash_key"),
+                bound.get("index_name"),
+                bound.get("hash_key_conditions"),
+            )
+        except Exception:  # a request moto will reject: its own code decides
+            candidates = None
+        if candidates is None:
+            return original_query(self, *args, **kwargs)
+        _NARROWED.value = (self, candidates)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _NARROWED.value = None
+
+    table_type.all_items = all_items
+    table_type.query = query
+
+
 def apply() -> None:
     global _APPLIED  # noqa: PLW0603 - patch once per process
     with _LOCK:
@@ -115,4 +197,5 @@ def apply() -> None:
                 module.copy = copy  # type: ignore[attr-defined]
 
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        _patch_query(Table)
         _APPLIED = True

@@ -145,6 +145,7 @@ def list_conversations(
     response_model=MessageOut,
     responses={
         **ERROR_RESPONSES,
+        **CONFLICT_RESPONSE,  # client_message_id_reused: the same id with a different text
         200: {"model": MessageOut, "description": "Replay of the same client_message_id"},
     },
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from yoosr import ids
 from yoosr.domain.hashing import identity_hash
 from yoosr.provisioning import issue_widget_key, provision_workspace
 from yoosr.store import ddb, keys
+
+REPO = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------- config and sessions
 
@@ -151,6 +155,10 @@ def test_message_replay_returns_the_same_body_and_stores_once(
     assert conversation_item(stack, workspace["id"], conversation_id)["message_count"] == 1
     reused = visitor.post(conversation_id, "something else", client_id="retry-1")
     assert reused.status == 409 and reused.error_code == "client_message_id_reused"
+    # ...and the contract says so (the long fuzzing run found it undocumented once)
+    schema = json.loads((REPO / "docs" / "openapi" / "widget_ingest.json").read_text())
+    operation = schema["paths"]["/v1/widget/conversations/{conversation_id}/messages"]["post"]
+    assert {"200", "201", "409"} <= set(operation["responses"])
 
 
 def test_conversation_start_is_idempotent(stack: Any, visitor: Visitor, workspace: dict) -> None:
